@@ -1,0 +1,5 @@
+mod daemon_cmd;
+
+fn main() {
+    let _ = daemon_cmd::run;
+}
