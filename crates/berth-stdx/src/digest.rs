@@ -79,7 +79,9 @@ impl FromStr for Digest {
             _ => return Err(err()),
         };
         if hex.len() != algo.hex_len()
-            || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return Err(err());
         }

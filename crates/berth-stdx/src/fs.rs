@@ -20,10 +20,7 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
         crate::id::random_hex(6)
     ));
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -37,7 +34,8 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
 
 /// Atomically replaces `path` with the JSON encoding of `value`.
 pub fn atomic_write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
-    let data = serde_json::to_vec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let data =
+        serde_json::to_vec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     atomic_write(path, &data)
 }
 

@@ -1,0 +1,258 @@
+//! A real `berth daemon` on a temporary socket, data-root and exec-root, one per test,
+//! so tests run in parallel without sharing state. Killed and removed on drop.
+
+use crate::cmd::{Cmd, Output};
+use crate::http::{HttpResponse, unix_request};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where the real docker CLI is expected (Docker 28 client).
+pub const DOCKER_CLI: &str = "/usr/local/bin/docker";
+
+/// How long a daemon may take to answer `/_ping` after spawn.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct TestDaemon {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    /// Incremented per (re)start so each run's log is kept separately.
+    generation: u32,
+}
+
+impl TestDaemon {
+    /// Start `berth daemon` (the binary at `bin`) and wait until `/_ping` answers.
+    /// Panics with the daemon's log if it does not come up.
+    #[track_caller]
+    pub fn start(bin: impl AsRef<Path>) -> TestDaemon {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-test-")
+            .tempdir()
+            .expect("create temp dir for daemon");
+        for d in ["scratch", "docker-config"] {
+            std::fs::create_dir_all(dir.path().join(d)).expect("create test dirs");
+        }
+        let mut d = TestDaemon { bin: bin.as_ref().to_path_buf(), dir, child: None, generation: 0 };
+        d.spawn_and_wait();
+        d
+    }
+
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// The temporary directory that holds everything of this daemon.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir().join("berth.sock")
+    }
+
+    /// `unix://<socket>`
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.dir().join("root")
+    }
+
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir().join("exec")
+    }
+
+    pub fn pidfile(&self) -> PathBuf {
+        self.dir().join("berth.pid")
+    }
+
+    /// A per-test scratch directory (outside data-root) for fixtures and outputs.
+    pub fn scratch(&self) -> PathBuf {
+        self.dir().join("scratch")
+    }
+
+    /// The daemon's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The flags this harness passes to `berth daemon`.
+    pub fn daemon_args(&self) -> Vec<String> {
+        vec![
+            "daemon".into(),
+            "-H".into(),
+            self.host(),
+            "--data-root".into(),
+            self.data_root().display().to_string(),
+            "--exec-root".into(),
+            self.exec_root().display().to_string(),
+            "--pidfile".into(),
+            self.pidfile().display().to_string(),
+        ]
+    }
+
+    fn log_path(&self, generation: u32) -> PathBuf {
+        self.dir().join(format!("daemon.{generation}.log"))
+    }
+
+    /// The log (stdout+stderr) of the current or last daemon run.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path(self.generation)).unwrap_or_default()
+    }
+
+    #[track_caller]
+    fn spawn_and_wait(&mut self) {
+        self.generation += 1;
+        let log = std::fs::File::create(self.log_path(self.generation)).expect("create daemon log");
+        let child = Command::new(&self.bin)
+            .args(self.daemon_args())
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("DOCKER_HOST")
+            .env_remove("BERTH_HOST")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log fd"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {} daemon: {e}", self.bin.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(r) = unix_request(&self.socket(), "GET", "/_ping", &[], None) {
+                if r.status == 200 {
+                    return;
+                }
+            }
+            if let Some(st) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                self.child = None;
+                panic!("berth daemon exited with {st} before answering /_ping; log:\n{}", self.log());
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                panic!("berth daemon did not answer /_ping within {START_TIMEOUT:?}; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL the daemon (a crash: no cleanup) and reap it.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait up to `timeout`; returns the exit code (None: signal or timeout,
+    /// in which case it was SIGKILLed).
+    pub fn stop(&mut self, timeout: Duration) -> Option<i32> {
+        let mut c = self.child.take()?;
+        // SAFETY: kill(2) on the pid of our own unreaped child: it cannot be recycled.
+        unsafe {
+            libc::kill(c.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Start again on the same socket and data-root (after `kill9` or `stop`).
+    #[track_caller]
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop(Duration::from_secs(10));
+        }
+        self.spawn_and_wait();
+    }
+
+    /// Whether the daemon process is still alive (not exited).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The real docker CLI against this daemon, with a private `DOCKER_CONFIG` so the
+    /// user's `~/.docker` is never read or written.
+    pub fn docker<I, S>(&self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        assert!(
+            Path::new(DOCKER_CLI).exists(),
+            "{DOCKER_CLI} not found: the docker CLI (client only) is needed for compatibility tests"
+        );
+        Cmd::new(DOCKER_CLI)
+            .args(args)
+            .env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self.dir().join("docker-config"))
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_API_VERSION")
+            .env_remove("DOCKER_TLS_VERIFY")
+            .env_remove("DOCKER_CERT_PATH")
+            .current_dir(self.scratch())
+    }
+
+    /// The berth CLI (`berth -H unix://<sock> ...`).
+    pub fn berth<I, S>(&self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Cmd::new(&self.bin)
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir().join("docker-config"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("BERTH_HOST")
+            .current_dir(self.scratch())
+    }
+
+    /// Run the same arguments through docker and berth; returns (docker, berth).
+    pub fn both(&self, args: &[&str]) -> (Output, Output) {
+        (self.docker(args).run(), self.berth(args).run())
+    }
+
+    /// A raw API request over the socket (`path` may carry `/v1.45` and a query).
+    #[track_caller]
+    pub fn api(&self, method: &str, path: &str, body: Option<&[u8]>) -> HttpResponse {
+        let headers: &[(&str, &str)] = if body.is_some() { &[("Content-Type", "application/json")] } else { &[] };
+        unix_request(&self.socket(), method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}; daemon log:\n{}", self.log()))
+    }
+
+    /// `GET /_ping` answered 200.
+    pub fn ping(&self) -> bool {
+        unix_request(&self.socket(), "GET", "/_ping", &[], None).is_ok_and(|r| r.status == 200)
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: String = {
+                let lines: Vec<&str> = log.lines().collect();
+                lines[lines.len().saturating_sub(60)..].join("\n")
+            };
+            eprintln!("--- berth daemon log (last 60 lines, {}) ---\n{tail}\n---", self.dir().display());
+        }
+        self.stop(Duration::from_secs(5));
+        // The data-root may hold read-only dirs from hostile layers: make them writable
+        // so the TempDir removal succeeds.
+        let _ = Command::new("chmod").args(["-R", "u+rwX"]).arg(self.dir()).status();
+    }
+}
