@@ -12,5 +12,6 @@ pub mod cgroups;
 pub mod oci;
 pub mod seccomp;
 pub mod spec;
+pub mod user;
 
 pub use spec::{ContainerSpec, SpecError, generate};
