@@ -5,7 +5,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue, Method, Request};
-use http_body_util::{BodyExt, Empty, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, Empty, Full, StreamBody, combinators::UnsyncBoxBody};
 use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncRead;
@@ -22,14 +22,14 @@ pub enum Body {
 }
 
 impl Body {
-    fn into_http(self) -> BoxBody<Bytes, std::io::Error> {
+    fn into_http(self) -> UnsyncBoxBody<Bytes, std::io::Error> {
         match self {
-            Body::Empty => Empty::new().map_err(|never| match never {}).boxed(),
-            Body::Bytes(b) => Full::new(b).map_err(|never| match never {}).boxed(),
+            Body::Empty => Empty::new().map_err(|never| match never {}).boxed_unsync(),
+            Body::Bytes(b) => Full::new(b).map_err(|never| match never {}).boxed_unsync(),
             Body::Reader(r) => {
                 let stream = tokio_util::io::ReaderStream::with_capacity(r, 64 * 1024)
                     .map(|chunk| chunk.map(Frame::data));
-                BodyExt::boxed(StreamBody::new(stream))
+                BodyExt::boxed_unsync(StreamBody::new(stream))
             }
         }
     }
@@ -148,7 +148,7 @@ impl<'a> RequestBuilder<'a> {
     }
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<BoxBody<Bytes, std::io::Error>>;
+type Sender = hyper::client::conn::http1::SendRequest<UnsyncBoxBody<Bytes, std::io::Error>>;
 
 async fn connect(host: &Host) -> Result<Sender, Error> {
     let connect_err = |source| Error::Connect { host: host.to_string(), source };

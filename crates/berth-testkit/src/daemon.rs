@@ -119,10 +119,8 @@ impl TestDaemon {
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Ok(r) = unix_request(&self.socket(), "GET", "/_ping", &[], None) {
-                if r.status == 200 {
-                    return;
-                }
+            if unix_request(&self.socket(), "GET", "/_ping", &[], None).is_ok_and(|r| r.status == 200) {
+                return;
             }
             if let Some(st) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 self.child = None;
@@ -198,6 +196,7 @@ impl TestDaemon {
             .args(args)
             .env("DOCKER_HOST", self.host())
             .env("DOCKER_CONFIG", self.dir().join("docker-config"))
+            .env("TZ", "UTC")
             .env_remove("DOCKER_CONTEXT")
             .env_remove("DOCKER_API_VERSION")
             .env_remove("DOCKER_TLS_VERIFY")
@@ -216,6 +215,7 @@ impl TestDaemon {
             .arg(self.host())
             .args(args)
             .env("DOCKER_CONFIG", self.dir().join("docker-config"))
+            .env("TZ", "UTC")
             .env_remove("DOCKER_HOST")
             .env_remove("BERTH_HOST")
             .current_dir(self.scratch())

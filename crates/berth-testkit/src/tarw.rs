@@ -79,11 +79,11 @@ pub struct TarWriter<W: Write> {
 
 fn octal(field: &mut [u8], v: u64) {
     // width-1 digits, NUL terminated.
-    let s = format!("{:0width$o}", v, width = field.len() - 1);
-    let s = s.as_bytes();
-    let start = s.len().saturating_sub(field.len() - 1);
-    field[..field.len() - 1].copy_from_slice(&s[start..]);
-    field[field.len() - 1] = 0;
+    let w = field.len() - 1;
+    let s = format!("{v:0w$o}");
+    assert!(s.len() <= w, "tar header field overflow: {v} does not fit {w} octal digits");
+    field[..w].copy_from_slice(s.as_bytes());
+    field[w] = 0;
 }
 
 fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn pax_record_length_counts_itself() {
         let r = pax_record("path", b"abc");
-        assert_eq!(r, b"13 path=abc\n");
+        assert_eq!(r, b"12 path=abc\n");
         let r = pax_record("path", &[b'a'; 95]);
         let s = String::from_utf8(r.clone()).unwrap();
         let n: usize = s.split(' ').next().unwrap().parse().unwrap();

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Demo: build berth, make sure its daemon runs, import a busybox image and list it with
+# both the berth CLI and (if present) the real docker CLI. Run as root.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="${BERTH_DEMO_DIR:-/tmp/berth-demo}"
+sock="/run/berth/berth.sock"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "demo: run as root (the daemon owns /run/berth and /var/lib/berth)" >&2
+    exit 1
+fi
+
+echo "== building berth (release; several minutes on 2 cores the first time)"
+(cd "$root" && cargo build --release -p berth)
+berth="$root/target/release/berth"
+
+if [ ! -x /bin/busybox ]; then
+    echo "== installing busybox-static"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static
+fi
+
+echo "== daemon"
+# As root, the CLI starts the daemon itself when the default socket is absent.
+if ! "$berth" version >/dev/null 2>&1; then
+    echo "demo: the CLI did not reach or start a daemon; starting 'berth daemon' in the background"
+    nohup "$berth" daemon >/var/log/berth-daemon.log 2>&1 &
+    for _ in $(seq 1 100); do
+        [ -S "$sock" ] && "$berth" version >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+fi
+"$berth" version
+
+echo "== making a busybox rootfs in $work/rootfs"
+rm -rf "$work"
+mkdir -p "$work/rootfs"
+cd "$work/rootfs"
+mkdir -p bin sbin usr/bin usr/sbin etc dev proc sys var root tmp
+chmod 0700 root
+chmod 1777 tmp
+cp /bin/busybox bin/busybox
+# Like `busybox --install -s`, but into the rootfs (never the host): one symlink per applet.
+/bin/busybox --list-full | while read -r applet; do
+    [ "$applet" = "bin/busybox" ] && continue
+    ln -sf /bin/busybox "$applet"
+done
+printf 'hosts: files dns\n' >etc/nsswitch.conf
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >etc/passwd
+printf 'root:x:0:\nnogroup:x:65534:\n' >etc/group
+tar --numeric-owner --owner=0 --group=0 -C "$work/rootfs" -cf "$work/busybox.tar" .
+
+echo "== berth import"
+"$berth" import --change 'CMD ["sh"]' -m "busybox demo rootfs" "$work/busybox.tar" busybox:latest
+
+echo "== berth images"
+"$berth" images
+echo "== berth history busybox"
+"$berth" history busybox
+
+if [ -x /usr/local/bin/docker ] || command -v docker >/dev/null 2>&1; then
+    docker_cli="$(command -v docker || echo /usr/local/bin/docker)"
+    echo "== the real docker CLI against berth: DOCKER_HOST=unix://$sock docker images"
+    DOCKER_HOST="unix://$sock" "$docker_cli" images
+else
+    echo "== (no docker CLI found; with one: DOCKER_HOST=unix://$sock docker images)"
+fi
