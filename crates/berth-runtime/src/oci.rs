@@ -35,7 +35,10 @@ pub struct Process {
     pub capabilities: Capabilities,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rlimits: Vec<Rlimit>,
-    #[serde(default)]
+    /// Written only when true: the embedded runtime treats a present `false` like
+    /// `true` when ordering seccomp after the capability drop, and the filter then
+    /// fails to load without CAP_SYS_ADMIN.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_new_privileges: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_score_adj: Option<i32>,

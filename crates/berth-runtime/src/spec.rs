@@ -187,11 +187,9 @@ pub fn generate(c: &ContainerSpec, host: &Host<'_>) -> Result<Spec, SpecError> {
         }
     };
 
-    let mut rlimits = vec![Rlimit {
-        kind: "RLIMIT_NOFILE".into(),
-        hard: 1_048_576,
-        soft: 1_048_576,
-    }];
+    // No rlimit is set unless asked for: like docker, containers inherit the limits of
+    // the process that starts them (raising a hard limit past the caller's may be refused).
+    let mut rlimits: Vec<Rlimit> = Vec::new();
     for u in &c.ulimits {
         let kind = rlimit_name(&u.name).ok_or_else(|| SpecError::Ulimit(u.name.clone()))?;
         if u.soft > u.hard {
@@ -679,6 +677,13 @@ mod tests {
         assert!(v["linux"]["cgroupsPath"].is_string());
         assert!(v["linux"]["maskedPaths"].is_array());
         assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
-        assert_eq!(v["process"]["rlimits"][0]["type"], "RLIMIT_NOFILE");
+        assert!(v["process"].get("rlimits").is_none());
+        // Regression: a present `noNewPrivileges: false` made the embedded runtime load
+        // seccomp after dropping CAP_SYS_ADMIN, which fails.
+        assert!(v["process"].get("noNewPrivileges").is_none());
+        let mut c = base();
+        c.no_new_privileges = true;
+        let v = serde_json::to_value(spec_for(&c, &v1())).unwrap();
+        assert_eq!(v["process"]["noNewPrivileges"], true);
     }
 }
