@@ -9,8 +9,10 @@
 
 pub mod caps;
 pub mod cgroups;
+pub mod driver;
 pub mod oci;
 pub mod seccomp;
+pub mod shim;
 pub mod spec;
 pub mod user;
 
