@@ -11,6 +11,7 @@ pub mod caps;
 pub mod cgroups;
 pub mod driver;
 pub mod oci;
+pub mod rootfs;
 pub mod seccomp;
 pub mod shim;
 pub mod spec;
