@@ -1,0 +1,13 @@
+//! Container networking: the files a container resolves names with (`/etc/hosts`,
+//! `/etc/resolv.conf`), address management, and (in later work) bridges, veths, the
+//! nftables table and the embedded DNS server.
+//!
+//! Key decision: every piece of state here is a value computed from inputs by a pure
+//! function (the hosts file from the container's names and links, resolv.conf from the
+//! host's and the user's options, an allocation from the pool and what is in use), so
+//! it is unit-tested without sockets, namespaces or root; the side effects live at the
+//! edges.
+
+pub mod hosts;
+pub mod ipam;
+pub mod resolv;
