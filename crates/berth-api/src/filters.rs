@@ -54,7 +54,9 @@ impl Filters {
         let value: Value =
             serde_json::from_str(json).map_err(|e| FilterError::Malformed(e.to_string()))?;
         let Value::Object(obj) = value else {
-            return Err(FilterError::Malformed("filters must be a JSON object".into()));
+            return Err(FilterError::Malformed(
+                "filters must be a JSON object".into(),
+            ));
         };
         for (key, vals) in obj {
             let set = f.fields.entry(key).or_default();
@@ -162,11 +164,7 @@ impl Filters {
 
     /// docker's `MatchKVList` for `label` filters: every `k` or `k=v` given under `key`
     /// must be satisfied by `labels`. True when `key` is not filtered.
-    pub fn match_kv_list<'a>(
-        &self,
-        key: &str,
-        labels: impl Fn(&str) -> Option<&'a str>,
-    ) -> bool {
+    pub fn match_kv_list<'a>(&self, key: &str, labels: impl Fn(&str) -> Option<&'a str>) -> bool {
         let Some(vals) = self.fields.get(key) else {
             return true;
         };
@@ -214,7 +212,14 @@ mod tests {
 
     #[test]
     fn malformed_json_is_an_error_not_a_panic() {
-        for bad in ["{", "[]", "1", r#"{"a":1}"#, r#"{"a":[1]}"#, r#"{"a":{"b":"c"}}"#] {
+        for bad in [
+            "{",
+            "[]",
+            "1",
+            r#"{"a":1}"#,
+            r#"{"a":[1]}"#,
+            r#"{"a":{"b":"c"}}"#,
+        ] {
             let err = Filters::parse(bad).unwrap_err();
             assert!(matches!(err, FilterError::Malformed(_)), "{bad}: {err}");
             assert!(err.to_string().starts_with("invalid filter"), "{err}");
@@ -226,11 +231,18 @@ mod tests {
         let t = Filters::parse(r#"{"dangling":["1"]}"#).unwrap();
         assert_eq!(t.get_bool_or_default("dangling", false), Ok(true));
         let both = Filters::parse(r#"{"dangling":["true","false"]}"#).unwrap();
-        expect!["invalid filter 'dangling=false,true'"]
-            .assert_eq(&both.get_bool_or_default("dangling", false).unwrap_err().to_string());
+        expect!["invalid filter 'dangling=false,true'"].assert_eq(
+            &both
+                .get_bool_or_default("dangling", false)
+                .unwrap_err()
+                .to_string(),
+        );
         let junk = Filters::parse(r#"{"dangling":["yes"]}"#).unwrap();
         assert!(junk.get_bool_or_default("dangling", false).is_err());
-        assert_eq!(Filters::new().get_bool_or_default("dangling", true), Ok(true));
+        assert_eq!(
+            Filters::new().get_bool_or_default("dangling", true),
+            Ok(true)
+        );
     }
 
     #[test]

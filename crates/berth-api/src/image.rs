@@ -31,7 +31,11 @@ pub struct ImageSummary {
     #[serde(rename = "Size")]
     pub size: i64,
     /// Only for API < 1.44 (set by the daemon's compat layer).
-    #[serde(rename = "VirtualSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "VirtualSize",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub virtual_size: Option<i64>,
 }
 
@@ -75,7 +79,11 @@ pub struct ContainerConfig {
     pub attach_stdout: bool,
     #[serde(rename = "AttachStderr", default)]
     pub attach_stderr: bool,
-    #[serde(rename = "ExposedPorts", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ExposedPorts",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exposed_ports: Option<EmptyObjectMap>,
     #[serde(rename = "Tty", default)]
     pub tty: bool,
@@ -87,7 +95,11 @@ pub struct ContainerConfig {
     pub env: Option<Vec<String>>,
     #[serde(rename = "Cmd", default)]
     pub cmd: Option<Vec<String>>,
-    #[serde(rename = "Healthcheck", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Healthcheck",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub healthcheck: Option<HealthConfig>,
     #[serde(rename = "ArgsEscaped", default, skip_serializing_if = "is_false")]
     pub args_escaped: bool,
@@ -103,19 +115,23 @@ pub struct ContainerConfig {
     pub on_build: Option<Vec<String>>,
     #[serde(rename = "Labels", default)]
     pub labels: Option<BTreeMap<String, String>>,
-    #[serde(rename = "StopSignal", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "StopSignal",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub stop_signal: Option<String>,
     #[serde(rename = "Shell", default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<Vec<String>>,
 }
 
-/// Storage driver description in image inspect.
+/// Storage driver description in image inspect (`Data` before `Name`, as dockerd).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphDriverData {
-    #[serde(rename = "Name")]
-    pub name: String,
     #[serde(rename = "Data")]
     pub data: BTreeMap<String, String>,
+    #[serde(rename = "Name")]
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +145,11 @@ pub struct ImageRootFs {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageMetadata {
     /// RFC 3339 with nanoseconds; absent when never tagged locally.
-    #[serde(rename = "LastTagTime", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LastTagTime",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_tag_time: Option<String>,
 }
 
@@ -153,7 +173,11 @@ pub struct ImageInspect {
     #[serde(rename = "Container", default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     /// Only for API < 1.45 (compat layer).
-    #[serde(rename = "ContainerConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ContainerConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub container_config: Option<ContainerConfig>,
     #[serde(rename = "DockerVersion")]
     pub docker_version: String,
@@ -172,7 +196,11 @@ pub struct ImageInspect {
     #[serde(rename = "Size")]
     pub size: i64,
     /// Only for API < 1.44 (compat layer).
-    #[serde(rename = "VirtualSize", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "VirtualSize",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub virtual_size: Option<i64>,
     #[serde(rename = "GraphDriver")]
     pub graph_driver: GraphDriverData,
@@ -289,7 +317,7 @@ mod tests {
             },
             metadata: ImageMetadata::default(),
         };
-        expect![[r#"{"Id":"sha256:aa","RepoTags":["busybox:latest"],"RepoDigests":[],"Parent":"","Comment":"imported","Created":"2023-11-14T22:13:20.5Z","DockerVersion":"","Author":"","Config":{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":["PATH=/bin"],"Cmd":["sh"],"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null},"Architecture":"amd64","Os":"linux","Size":10,"GraphDriver":{"Name":"overlay2","Data":{"MergedDir":"/x"}},"RootFS":{"Type":"layers","Layers":["sha256:bb"]},"Metadata":{}}"#]]
+        expect![[r#"{"Id":"sha256:aa","RepoTags":["busybox:latest"],"RepoDigests":[],"Parent":"","Comment":"imported","Created":"2023-11-14T22:13:20.5Z","DockerVersion":"","Author":"","Config":{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":["PATH=/bin"],"Cmd":["sh"],"Image":"","Volumes":null,"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null},"Architecture":"amd64","Os":"linux","Size":10,"GraphDriver":{"Data":{"MergedDir":"/x"},"Name":"overlay2"},"RootFS":{"Type":"layers","Layers":["sha256:bb"]},"Metadata":{}}"#]]
             .assert_eq(&serde_json::to_string(&i).unwrap());
     }
 

@@ -27,7 +27,11 @@ pub struct JsonMessage {
     pub progress: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(rename = "errorDetail", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "errorDetail",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub error_detail: Option<JsonError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

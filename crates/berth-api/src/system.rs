@@ -45,9 +45,17 @@ pub struct SystemVersion {
     pub arch: String,
     #[serde(rename = "KernelVersion")]
     pub kernel_version: String,
-    #[serde(rename = "Experimental", default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        rename = "Experimental",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub experimental: bool,
-    #[serde(rename = "BuildTime", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "BuildTime",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub build_time: String,
 }
 
@@ -92,7 +100,11 @@ pub struct RegistryServiceConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeInfo {
     pub path: String,
-    #[serde(rename = "runtimeArgs", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runtimeArgs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub runtime_args: Option<Vec<String>>,
 }
 
@@ -270,7 +282,10 @@ mod tests {
             components: vec![ComponentVersion {
                 name: "Engine".into(),
                 version: "0.1.0".into(),
-                details: Some(BTreeMap::from([("ApiVersion".to_string(), "1.45".to_string())])),
+                details: Some(BTreeMap::from([(
+                    "ApiVersion".to_string(),
+                    "1.45".to_string(),
+                )])),
             }],
             version: "0.1.0".into(),
             api_version: "1.45".into(),
@@ -293,7 +308,18 @@ mod tests {
     #[test]
     fn info_has_the_keys_the_cli_reads() {
         let v = serde_json::to_value(SystemInfo::default()).unwrap();
-        for key in ["ID", "Driver", "DockerRootDir", "CgroupVersion", "NCPU", "MemTotal", "Swarm", "RegistryConfig", "ServerVersion", "Runtimes"] {
+        for key in [
+            "ID",
+            "Driver",
+            "DockerRootDir",
+            "CgroupVersion",
+            "NCPU",
+            "MemTotal",
+            "Swarm",
+            "RegistryConfig",
+            "ServerVersion",
+            "Runtimes",
+        ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
     }

@@ -10,18 +10,21 @@ use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 pub struct ParseTimestampError(pub String);
 
 /// Parses a docker timestamp relative to `now` (for durations).
-pub fn parse_timestamp(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ParseTimestampError> {
+pub fn parse_timestamp(
+    value: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ParseTimestampError> {
     let err = || ParseTimestampError(value.to_string());
     let v = value.trim();
     if v.is_empty() {
         return Err(err());
     }
-    if v != "0" {
-        if let Some(d) = parse_go_duration(v) {
-            return now
-                .checked_sub_signed(chrono::Duration::nanoseconds(d))
-                .ok_or_else(err);
-        }
+    if v != "0"
+        && let Some(d) = parse_go_duration(v)
+    {
+        return now
+            .checked_sub_signed(chrono::Duration::nanoseconds(d))
+            .ok_or_else(err);
     }
     if let Some(t) = parse_unix(v) {
         return Ok(t);
@@ -166,6 +169,9 @@ mod tests {
         for bad in ["", "yesterday", "12abc", "2023-13-45", "1.2.3", "--5"] {
             assert!(parse_timestamp(bad, now()).is_err(), "{bad}");
         }
-        assert_eq!(ts("yesterday"), r#"failed to parse value as time or duration: "yesterday""#);
+        assert_eq!(
+            ts("yesterday"),
+            r#"failed to parse value as time or duration: "yesterday""#
+        );
     }
 }

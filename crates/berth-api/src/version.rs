@@ -30,7 +30,8 @@ impl ApiVersion {
         let t = s.strip_prefix('v').unwrap_or(s);
         let err = || ParseVersionError(s.to_string());
         let (a, b) = t.split_once('.').ok_or_else(err)?;
-        let digits = |x: &str| !x.is_empty() && x.len() <= 4 && x.bytes().all(|c| c.is_ascii_digit());
+        let digits =
+            |x: &str| !x.is_empty() && x.len() <= 4 && x.bytes().all(|c| c.is_ascii_digit());
         if !digits(a) || !digits(b) {
             return Err(err());
         }
@@ -80,7 +81,9 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "1", "1.", ".1", "a.b", "1.2.3", "1.-2", "99999.1", "1.4x"] {
+        for bad in [
+            "", "1", "1.", ".1", "a.b", "1.2.3", "1.-2", "99999.1", "1.4x",
+        ] {
             assert!(ApiVersion::parse(bad).is_err(), "{bad:?} should not parse");
         }
     }

@@ -71,7 +71,10 @@ mod tests {
     #[test]
     fn daemon_message_is_extracted() {
         let e = Error::from_body(404, br#"{"message":"No such image: x:latest"}"#);
-        assert_eq!(e.to_string(), "Error response from daemon: No such image: x:latest");
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such image: x:latest"
+        );
         assert_eq!(e.status(), Some(404));
         let e = Error::from_body(500, b"plain text\n");
         assert_eq!(e.to_string(), "Error response from daemon: plain text");

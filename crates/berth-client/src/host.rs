@@ -25,12 +25,19 @@ impl Host {
             }
             return Ok(Host::Unix(PathBuf::from(path)));
         }
-        if let Some(addr) = s.strip_prefix("tcp://").or_else(|| s.strip_prefix("http://")) {
+        if let Some(addr) = s
+            .strip_prefix("tcp://")
+            .or_else(|| s.strip_prefix("http://"))
+        {
             let addr = addr.trim_end_matches('/');
             if addr.is_empty() {
                 return Err(Error::InvalidHost(s.to_string()));
             }
-            let addr = if addr.contains(':') { addr.to_string() } else { format!("{addr}:2375") };
+            let addr = if addr.contains(':') {
+                addr.to_string()
+            } else {
+                format!("{addr}:2375")
+            };
             return Ok(Host::Tcp(addr));
         }
         if s.starts_with('/') {
@@ -82,10 +89,19 @@ mod tests {
 
     #[test]
     fn parses_hosts() {
-        assert_eq!(Host::parse("unix:///tmp/x.sock").unwrap(), Host::Unix("/tmp/x.sock".into()));
-        assert_eq!(Host::parse("tcp://1.2.3.4:5").unwrap(), Host::Tcp("1.2.3.4:5".into()));
+        assert_eq!(
+            Host::parse("unix:///tmp/x.sock").unwrap(),
+            Host::Unix("/tmp/x.sock".into())
+        );
+        assert_eq!(
+            Host::parse("tcp://1.2.3.4:5").unwrap(),
+            Host::Tcp("1.2.3.4:5".into())
+        );
         assert_eq!(Host::parse("tcp://h").unwrap(), Host::Tcp("h:2375".into()));
-        assert_eq!(Host::parse("/run/a.sock").unwrap(), Host::Unix("/run/a.sock".into()));
+        assert_eq!(
+            Host::parse("/run/a.sock").unwrap(),
+            Host::Unix("/run/a.sock".into())
+        );
         assert!(Host::parse("unix://").is_err());
         assert!(Host::parse("ssh://x").is_err());
     }
@@ -101,7 +117,8 @@ mod tests {
         assert_eq!((h.to_string(), d), ("unix:///f".to_string(), false));
         let (h, _) = Host::select_with(None, env).unwrap();
         assert_eq!(h.to_string(), "unix:///b");
-        let (h, _) = Host::select_with(None, |k| (k == "DOCKER_HOST").then(|| "unix:///d".into())).unwrap();
+        let (h, _) =
+            Host::select_with(None, |k| (k == "DOCKER_HOST").then(|| "unix:///d".into())).unwrap();
         assert_eq!(h.to_string(), "unix:///d");
         let (h, d) = Host::select_with(None, |_| None).unwrap();
         assert_eq!((h.to_string(), d), (DEFAULT_HOST.to_string(), true));

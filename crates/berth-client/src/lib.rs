@@ -43,7 +43,10 @@ pub struct Client {
 
 impl Client {
     pub fn new(host: Host) -> Client {
-        Client { host, version: OnceLock::new() }
+        Client {
+            host,
+            version: OnceLock::new(),
+        }
     }
 
     /// A client that always uses `version` (no negotiation), e.g. for tests of old paths.
@@ -141,8 +144,17 @@ pub fn path_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' | b':'
-            | b'@' | b'+' => out.push(b as char),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'_'
+            | b'~'
+            | b'/'
+            | b':'
+            | b'@'
+            | b'+' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -83,6 +83,13 @@ impl<'a> RequestBuilder<'a> {
         self
     }
 
+    /// Asks the daemon to hijack the connection (`Connection: Upgrade`, `Upgrade: tcp`),
+    /// as docker's attach and exec start do; see [`Response::upgrade`].
+    pub fn upgrade(self) -> Self {
+        self.header("connection", "Upgrade")
+            .header("upgrade", "tcp")
+    }
+
     /// A JSON body (`Content-Type: application/json`).
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
         let bytes = serde_json::to_vec(value).unwrap_or_default();
@@ -91,7 +98,11 @@ impl<'a> RequestBuilder<'a> {
     }
 
     /// A streamed body, sent chunked (load, import, build contexts).
-    pub fn body_reader(mut self, reader: impl AsyncRead + Send + 'static, content_type: &str) -> Self {
+    pub fn body_reader(
+        mut self,
+        reader: impl AsyncRead + Send + 'static,
+        content_type: &str,
+    ) -> Self {
         self.body = Body::Reader(Box::pin(reader));
         self.header("content-type", content_type)
     }
@@ -137,13 +148,21 @@ impl<'a> RequestBuilder<'a> {
             .method(self.method)
             .uri(&uri)
             .header("host", authority)
-            .header("user-agent", concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)"));
+            .header(
+                "user-agent",
+                concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)"),
+            );
         for (k, v) in self.headers {
             req = req.header(k, v);
         }
-        let req = req.body(self.body.into_http()).map_err(|e| Error::Http(e.to_string()))?;
+        let req = req
+            .body(self.body.into_http())
+            .map_err(|e| Error::Http(e.to_string()))?;
         let mut sender = connect(&host).await?;
-        let resp = sender.send_request(req).await.map_err(|e| Error::Http(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?;
         Ok(Response::new(resp))
     }
 }
@@ -151,14 +170,19 @@ impl<'a> RequestBuilder<'a> {
 type Sender = hyper::client::conn::http1::SendRequest<UnsyncBoxBody<Bytes, std::io::Error>>;
 
 async fn connect(host: &Host) -> Result<Sender, Error> {
-    let connect_err = |source| Error::Connect { host: host.to_string(), source };
+    let connect_err = |source| Error::Connect {
+        host: host.to_string(),
+        source,
+    };
     match host {
         Host::Unix(path) => {
             let s = UnixStream::connect(path).await.map_err(connect_err)?;
             handshake(TokioIo::new(s)).await
         }
         Host::Tcp(addr) => {
-            let s = TcpStream::connect(addr.as_str()).await.map_err(connect_err)?;
+            let s = TcpStream::connect(addr.as_str())
+                .await
+                .map_err(connect_err)?;
             let _ = s.set_nodelay(true);
             handshake(TokioIo::new(s)).await
         }

@@ -44,8 +44,12 @@ impl Response {
 
     /// The whole body.
     pub async fn bytes(self) -> Result<Bytes, Error> {
-        let collected =
-            self.inner.into_body().collect().await.map_err(|e| Error::Http(e.to_string()))?;
+        let collected = self
+            .inner
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?;
         Ok(collected.to_bytes())
     }
 
@@ -68,7 +72,21 @@ impl Response {
 
     /// The body as a stream of newline-delimited JSON values.
     pub fn json_lines(self) -> JsonLines {
-        JsonLines { resp: self, buf: BytesMut::new(), done: false }
+        JsonLines {
+            resp: self,
+            buf: BytesMut::new(),
+            done: false,
+        }
+    }
+
+    /// Takes over the connection after a `101` answer to a request built with
+    /// [`RequestBuilder::upgrade`](crate::RequestBuilder::upgrade) (attach, exec):
+    /// the raw bidirectional stream.
+    pub async fn upgrade(self) -> Result<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>, Error> {
+        let up = hyper::upgrade::on(self.inner)
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?;
+        Ok(hyper_util::rt::TokioIo::new(up))
     }
 
     /// The underlying hyper response, e.g. for `hyper::upgrade::on`.

@@ -72,7 +72,13 @@ impl EventBus {
     }
 
     /// An image event with dockerd's actor: the image id, `name` and the image's labels.
-    pub fn image(&self, action: &str, id: &str, name: &str, labels: Option<&BTreeMap<String, String>>) {
+    pub fn image(
+        &self,
+        action: &str,
+        id: &str,
+        name: &str,
+        labels: Option<&BTreeMap<String, String>>,
+    ) {
         let mut attrs = labels.cloned().unwrap_or_default();
         if !name.is_empty() {
             attrs.insert("name".to_string(), name.to_string());
@@ -91,7 +97,12 @@ impl EventBus {
     /// Buffered events with `since <= time <= until` (nanoseconds; `None` = unbounded)
     /// that match `filter`, oldest first. Like dockerd, nothing is replayed when
     /// neither bound is given.
-    pub fn past(&self, since: Option<i64>, until: Option<i64>, filter: &EventFilter) -> Vec<EventMessage> {
+    pub fn past(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        filter: &EventFilter,
+    ) -> Vec<EventMessage> {
         if since.is_none() && until.is_none() {
             return Vec::new();
         }
@@ -107,8 +118,20 @@ impl EventBus {
 
 /// The filter keys dockerd accepts on `/events`.
 pub const EVENT_FILTERS: &[&str] = &[
-    "config", "container", "daemon", "event", "image", "label", "network", "node", "plugin",
-    "scope", "secret", "service", "type", "volume",
+    "config",
+    "container",
+    "daemon",
+    "event",
+    "image",
+    "label",
+    "network",
+    "node",
+    "plugin",
+    "scope",
+    "secret",
+    "service",
+    "type",
+    "volume",
 ];
 
 /// docker's event filter semantics over a parsed `filters` parameter.
@@ -144,7 +167,8 @@ impl EventFilter {
             && self.match_named("secret", "secret", ev)
             && self.match_named("service", "service", ev)
             && self.match_named("node", "node", ev)
-            && (!f.contains("daemon") || ev.typ == "daemon" && self.match_named("daemon", "daemon", ev))
+            && (!f.contains("daemon")
+                || ev.typ == "daemon" && self.match_named("daemon", "daemon", ev))
     }
 
     fn match_named(&self, key: &str, typ: &str, ev: &EventMessage) -> bool {
@@ -165,7 +189,12 @@ impl EventFilter {
             return true;
         }
         let name_attr = if ev.typ == "image" { "name" } else { "image" };
-        let name = ev.actor.attributes.get(name_attr).map(String::as_str).unwrap_or("");
+        let name = ev
+            .actor
+            .attributes
+            .get(name_attr)
+            .map(String::as_str)
+            .unwrap_or("");
         let id = ev.actor.id.as_str();
         [id, name, strip_tag(id), strip_tag(name)]
             .iter()
@@ -228,7 +257,10 @@ mod tests {
         for _ in 0..RING_CAPACITY + 10 {
             bus.publish("image", "tag", "x", BTreeMap::new());
         }
-        assert_eq!(bus.past(Some(0), None, &EventFilter::default()).len(), RING_CAPACITY);
+        assert_eq!(
+            bus.past(Some(0), None, &EventFilter::default()).len(),
+            RING_CAPACITY
+        );
     }
 
     #[test]

@@ -26,7 +26,11 @@ impl Host {
     pub fn parse(s: &str) -> Result<Host, String> {
         let s = s.trim();
         if let Some(path) = s.strip_prefix("unix://") {
-            let path = if path.is_empty() { DEFAULT_SOCKET } else { path };
+            let path = if path.is_empty() {
+                DEFAULT_SOCKET
+            } else {
+                path
+            };
             if !path.starts_with('/') {
                 return Err(format!("invalid bind address format: {s}"));
             }
@@ -109,21 +113,82 @@ impl DaemonOptions {
 /// daemon.json keys dockerd knows. Only some have an effect today; the others are
 /// accepted so an existing docker config does not break berth.
 const KNOWN_KEYS: &[&str] = &[
-    "allow-nondistributable-artifacts", "api-cors-header", "authorization-plugins", "bip",
-    "bip6", "bridge", "builder", "cdi-spec-dirs", "cgroup-parent", "containerd",
-    "containerd-namespace", "containerd-plugins-namespace", "data-root", "debug",
-    "default-address-pools", "default-cgroupns-mode", "default-gateway", "default-gateway-v6",
-    "default-ipc-mode", "default-network-opts", "default-runtime", "default-shm-size",
-    "default-ulimits", "dns", "dns-opts", "dns-search", "exec-opts", "exec-root",
-    "experimental", "features", "fixed-cidr", "fixed-cidr-v6", "group", "host-gateway-ip",
-    "hosts", "icc", "init", "init-path", "insecure-registries", "ip", "ip-forward",
-    "ip-masq", "ip6tables", "iptables", "ipv6", "labels", "live-restore", "log-driver",
-    "log-format", "log-level", "log-opts", "max-concurrent-downloads",
-    "max-concurrent-uploads", "max-download-attempts", "mtu", "no-new-privileges",
-    "node-generic-resources", "oom-score-adjust", "pidfile", "proxies", "raw-logs",
-    "registry-mirrors", "runtimes", "seccomp-profile", "selinux-enabled",
-    "shutdown-timeout", "storage-driver", "storage-opts", "tls", "tlscacert", "tlscert",
-    "tlskey", "tlsverify", "userland-proxy", "userland-proxy-path", "userns-remap",
+    "allow-nondistributable-artifacts",
+    "api-cors-header",
+    "authorization-plugins",
+    "bip",
+    "bip6",
+    "bridge",
+    "builder",
+    "cdi-spec-dirs",
+    "cgroup-parent",
+    "containerd",
+    "containerd-namespace",
+    "containerd-plugins-namespace",
+    "data-root",
+    "debug",
+    "default-address-pools",
+    "default-cgroupns-mode",
+    "default-gateway",
+    "default-gateway-v6",
+    "default-ipc-mode",
+    "default-network-opts",
+    "default-runtime",
+    "default-shm-size",
+    "default-ulimits",
+    "dns",
+    "dns-opts",
+    "dns-search",
+    "exec-opts",
+    "exec-root",
+    "experimental",
+    "features",
+    "fixed-cidr",
+    "fixed-cidr-v6",
+    "group",
+    "host-gateway-ip",
+    "hosts",
+    "icc",
+    "init",
+    "init-path",
+    "insecure-registries",
+    "ip",
+    "ip-forward",
+    "ip-masq",
+    "ip6tables",
+    "iptables",
+    "ipv6",
+    "labels",
+    "live-restore",
+    "log-driver",
+    "log-format",
+    "log-level",
+    "log-opts",
+    "max-concurrent-downloads",
+    "max-concurrent-uploads",
+    "max-download-attempts",
+    "mtu",
+    "no-new-privileges",
+    "node-generic-resources",
+    "oom-score-adjust",
+    "pidfile",
+    "proxies",
+    "raw-logs",
+    "registry-mirrors",
+    "runtimes",
+    "seccomp-profile",
+    "selinux-enabled",
+    "shutdown-timeout",
+    "storage-driver",
+    "storage-opts",
+    "tls",
+    "tlscacert",
+    "tlscert",
+    "tlskey",
+    "tlsverify",
+    "userland-proxy",
+    "userland-proxy-path",
+    "userns-remap",
 ];
 
 /// Merges `flags` with the config file. Errors carry dockerd's wording.
@@ -151,13 +216,28 @@ pub fn resolve(flags: &Flags) -> Result<DaemonOptions, String> {
     }
 
     let flag_values: Vec<(&str, Option<String>)> = vec![
-        ("hosts", (!flags.hosts.is_empty()).then(|| flags.hosts.join(", "))),
-        ("data-root", flags.data_root.as_ref().map(|p| p.display().to_string())),
-        ("exec-root", flags.exec_root.as_ref().map(|p| p.display().to_string())),
-        ("pidfile", flags.pidfile.as_ref().map(|p| p.display().to_string())),
+        (
+            "hosts",
+            (!flags.hosts.is_empty()).then(|| flags.hosts.join(", ")),
+        ),
+        (
+            "data-root",
+            flags.data_root.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "exec-root",
+            flags.exec_root.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "pidfile",
+            flags.pidfile.as_ref().map(|p| p.display().to_string()),
+        ),
         ("log-level", flags.log_level.clone()),
         ("debug", flags.debug.then(|| "true".to_string())),
-        ("live-restore", flags.live_restore.then(|| "true".to_string())),
+        (
+            "live-restore",
+            flags.live_restore.then(|| "true".to_string()),
+        ),
     ];
     let conflicts: Vec<String> = flag_values
         .iter()
@@ -190,18 +270,18 @@ pub fn resolve(flags: &Flags) -> Result<DaemonOptions, String> {
     };
 
     let mut host_strings = flags.hosts.clone();
-    if host_strings.is_empty() {
-        if let Some(v) = file.get("hosts") {
-            let arr = v
-                .as_array()
-                .ok_or_else(|| format!("{prefix}: hosts must be a list of strings"))?;
-            for h in arr {
-                host_strings.push(
-                    h.as_str()
-                        .ok_or_else(|| format!("{prefix}: hosts must be a list of strings"))?
-                        .to_string(),
-                );
-            }
+    if host_strings.is_empty()
+        && let Some(v) = file.get("hosts")
+    {
+        let arr = v
+            .as_array()
+            .ok_or_else(|| format!("{prefix}: hosts must be a list of strings"))?;
+        for h in arr {
+            host_strings.push(
+                h.as_str()
+                    .ok_or_else(|| format!("{prefix}: hosts must be a list of strings"))?
+                    .to_string(),
+            );
         }
     }
     let mut hosts = Vec::new();
@@ -215,7 +295,9 @@ pub fn resolve(flags: &Flags) -> Result<DaemonOptions, String> {
     let path_of = |flag: &Option<PathBuf>, key: &str, default: &str| -> Result<PathBuf, String> {
         Ok(match flag {
             Some(p) => p.clone(),
-            None => str_key(key)?.map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default)),
+            None => str_key(key)?
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(default)),
         })
     };
     let data_root = absolute(path_of(&flags.data_root, "data-root", DEFAULT_DATA_ROOT)?)?;
@@ -307,17 +389,31 @@ mod tests {
 
     #[test]
     fn hosts_parse_like_dockerd() {
-        assert_eq!(Host::parse("unix:///tmp/x.sock"), Ok(Host::Unix("/tmp/x.sock".into())));
-        assert_eq!(Host::parse("unix://"), Ok(Host::Unix(DEFAULT_SOCKET.into())));
-        assert_eq!(Host::parse("tcp://"), Ok(Host::Tcp("127.0.0.1:2375".into())));
-        assert_eq!(Host::parse("tcp://0.0.0.0:1234"), Ok(Host::Tcp("0.0.0.0:1234".into())));
+        assert_eq!(
+            Host::parse("unix:///tmp/x.sock"),
+            Ok(Host::Unix("/tmp/x.sock".into()))
+        );
+        assert_eq!(
+            Host::parse("unix://"),
+            Ok(Host::Unix(DEFAULT_SOCKET.into()))
+        );
+        assert_eq!(
+            Host::parse("tcp://"),
+            Ok(Host::Tcp("127.0.0.1:2375".into()))
+        );
+        assert_eq!(
+            Host::parse("tcp://0.0.0.0:1234"),
+            Ok(Host::Tcp("0.0.0.0:1234".into()))
+        );
         assert!(Host::parse("tcp://x:notaport").is_err());
         assert!(Host::parse("ftp://x").is_err());
     }
 
     #[test]
     fn file_values_apply_when_no_flag() {
-        let (_d, flags) = with_file(r#"{"data-root":"/srv/b","debug":true,"hosts":["unix:///tmp/a.sock"],"bip":"10.0.0.1/24"}"#);
+        let (_d, flags) = with_file(
+            r#"{"data-root":"/srv/b","debug":true,"hosts":["unix:///tmp/a.sock"],"bip":"10.0.0.1/24"}"#,
+        );
         let o = resolve(&flags).unwrap();
         assert_eq!(o.data_root, PathBuf::from("/srv/b"));
         assert!(o.debug);
@@ -329,7 +425,10 @@ mod tests {
     fn unknown_key_is_an_error() {
         let (_d, flags) = with_file(r#"{"foo":1}"#);
         let err = resolve(&flags).unwrap_err();
-        assert!(err.ends_with("the following directives don't match any configuration option: foo"), "{err}");
+        assert!(
+            err.ends_with("the following directives don't match any configuration option: foo"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -343,7 +442,11 @@ mod tests {
     #[test]
     fn bad_json_and_missing_explicit_file() {
         let (_d, flags) = with_file("{");
-        assert!(resolve(&flags).unwrap_err().starts_with("unable to configure the Docker daemon with file"));
+        assert!(
+            resolve(&flags)
+                .unwrap_err()
+                .starts_with("unable to configure the Docker daemon with file")
+        );
         let flags = Flags {
             config_file: Some("/nonexistent/daemon.json".into()),
             ..Default::default()

@@ -25,6 +25,15 @@ pub mod media_types {
     pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 }
 
+/// `null` reads as the default (Go writes nil slices and maps as `null`).
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// The image config: the blob whose digest is the image id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageConfig {
@@ -32,9 +41,17 @@ pub struct ImageConfig {
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub architecture: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -42,9 +59,13 @@ pub struct ImageConfig {
     pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub rootfs: RootFs,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub history: Vec<History>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -55,7 +76,11 @@ pub struct ImageConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerConfig {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<BTreeMap<String, Map<String, Value>>>,
@@ -67,7 +92,11 @@ pub struct ContainerConfig {
     pub cmd: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<BTreeMap<String, Map<String, Value>>>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub working_dir: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
@@ -79,7 +108,11 @@ pub struct ContainerConfig {
     pub on_build: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub args_escaped: bool,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -109,7 +142,7 @@ pub struct HealthConfig {
 pub struct RootFs {
     #[serde(rename = "type", default = "layers")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub diff_ids: Vec<Digest>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -139,7 +172,11 @@ pub struct History {
     pub author: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub empty_layer: bool,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -149,10 +186,10 @@ pub struct History {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub media_type: String,
     pub digest: Digest,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub size: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
@@ -164,9 +201,9 @@ pub struct Descriptor {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Platform {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub architecture: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -182,7 +219,7 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
     pub config: Descriptor,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub layers: Vec<Descriptor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
@@ -197,7 +234,7 @@ pub struct Index {
     pub schema_version: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub manifests: Vec<Descriptor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
@@ -212,7 +249,7 @@ pub struct DockerManifestEntry {
     pub config: String,
     #[serde(default)]
     pub repo_tags: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub layers: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -226,11 +263,22 @@ mod tests {
     fn config_roundtrip_keeps_unknown_fields() {
         let raw = r#"{"architecture":"amd64","config":{"Env":["PATH=/bin"],"Cmd":["sh"],"Hostname":"","Image":"sha256:x","Weird":{"a":1}},"container":"abc","created":"2024-01-01T00:00:00.123456789Z","docker_version":"24.0.7","history":[{"created":"2024-01-01T00:00:00Z","created_by":"/bin/sh -c #(nop) ADD file:x in / ","x-extra":true},{"created":"2024-01-01T00:00:00Z","created_by":"CMD [\"sh\"]","empty_layer":true}],"os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]}}"#;
         let c: ImageConfig = serde_json::from_str(raw).unwrap();
-        assert_eq!(c.config.as_ref().unwrap().cmd.as_deref(), Some(&["sh".to_string()][..]));
+        assert_eq!(
+            c.config.as_ref().unwrap().cmd.as_deref(),
+            Some(&["sh".to_string()][..])
+        );
         assert!(c.history[1].empty_layer);
         let back = serde_json::to_value(&c).unwrap();
         let orig: Value = serde_json::from_str(raw).unwrap();
         assert_eq!(back, orig);
+    }
+
+    #[test]
+    fn go_nulls_read_as_defaults() {
+        let raw = r#"{"architecture":"amd64","os":"linux","config":{"User":null,"Env":null,"WorkingDir":null,"Volumes":null,"ArgsEscaped":null},"history":null,"rootfs":{"type":"layers","diff_ids":null}}"#;
+        let c: ImageConfig = serde_json::from_str(raw).unwrap();
+        assert!(c.history.is_empty() && c.rootfs.diff_ids.is_empty());
+        assert_eq!(c.config.unwrap().user, "");
     }
 
     #[test]

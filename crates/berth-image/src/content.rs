@@ -31,7 +31,11 @@ impl ContentStore {
         let store = ContentStore {
             root: root.to_path_buf(),
         };
-        for d in [store.ingest_dir(), root.join("blobs/sha256"), root.join("blobs/sha512")] {
+        for d in [
+            store.ingest_dir(),
+            root.join("blobs/sha256"),
+            root.join("blobs/sha512"),
+        ] {
             fs::create_dir_all(&d).ctx(|| format!("create {}", d.display()))?;
         }
         let ingest = store.ingest_dir();
@@ -91,9 +95,7 @@ impl ContentStore {
 
     /// Starts a new write into `ingest/`.
     pub(crate) fn writer(&self) -> Result<IngestWriter> {
-        let path = self
-            .ingest_dir()
-            .join(berth_stdx::id::random_hex(16));
+        let path = self.ingest_dir().join(berth_stdx::id::random_hex(16));
         let file = OpenOptions::new()
             .write(true)
             .read(true)
@@ -179,23 +181,21 @@ impl Write for IngestWriter {
 }
 
 impl IngestWriter {
-    pub(crate) fn len(&self) -> u64 {
-        self.len
-    }
-
     /// Flushes the data; the file stays in `ingest/` until committed or dropped.
     pub(crate) fn finish(mut self) -> Result<Ingested> {
         let out = self.out.take().expect("finish called once");
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io("write ingest file", e.into_error()))?;
+        // The handle is closed here: a load may hold thousands of spooled files, and
+        // must not hold a descriptor for each. `commit` reopens to fsync.
+        drop(
+            out.into_inner()
+                .map_err(|e| Error::io("write ingest file", e.into_error()))?,
+        );
         let hasher = std::mem::replace(
             &mut self.hasher,
             Hasher::new(berth_stdx::digest::Algorithm::Sha256),
         );
         Ok(Ingested {
             path: self.path.take(),
-            file: Some(file),
             digest: hasher.finish(),
             size: self.len,
             store: self.store.clone(),
@@ -230,7 +230,6 @@ impl Drop for IngestWriter {
 /// A complete file in `ingest/` with its digest, not yet a blob.
 pub(crate) struct Ingested {
     path: Option<PathBuf>,
-    file: Option<File>,
     pub(crate) digest: Digest,
     pub(crate) size: u64,
     store: ContentStore,
@@ -249,13 +248,13 @@ impl Ingested {
         let path = self.path.take().expect("commit called once");
         let target = self.store.blob_path(&self.digest);
         let r = (|| {
-            if let Some(f) = self.file.take() {
-                f.sync_all().ctx(|| format!("fsync {}", path.display()))?;
-            }
             if target.exists() {
                 fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
                 return Ok(());
             }
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .ctx(|| format!("fsync {}", path.display()))?;
             fs::rename(&path, &target).ctx(|| format!("commit blob {}", self.digest))?;
             let dir = target.parent().expect("blob path has a parent");
             fsync_dir(dir).ctx(|| format!("fsync {}", dir.display()))

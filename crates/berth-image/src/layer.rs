@@ -75,10 +75,7 @@ fn bad_tar(e: io::Error) -> Error {
 }
 
 fn entry_err(name: &[u8], e: io::Error) -> Error {
-    Error::io(
-        format!("apply layer: {}", String::from_utf8_lossy(name)),
-        e,
-    )
+    Error::io(format!("apply layer: {}", String::from_utf8_lossy(name)), e)
 }
 
 /// Cleans an entry path relative to the root: drops empty, `.` and leading `/`
@@ -193,9 +190,7 @@ impl Applier {
                     .to_path_buf();
                 self.dirs.push(DeferredDir { rel, mode, mtime });
             }
-            tar::EntryType::Regular
-            | tar::EntryType::Continuous
-            | tar::EntryType::GNUSparse => {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 let mut f = OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -212,7 +207,8 @@ impl Applier {
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => return Err(bad_tar(e)),
                     };
-                    f.write_all(&self.buf[..n]).map_err(|e| entry_err(&raw, e))?;
+                    f.write_all(&self.buf[..n])
+                        .map_err(|e| entry_err(&raw, e))?;
                     written += n as u64;
                 }
                 if written != want {
@@ -233,7 +229,10 @@ impl Applier {
                 set_times_fd(&f, mtime).map_err(|e| entry_err(&raw, e))?;
             }
             tar::EntryType::Symlink => {
-                let link = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+                let link = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
                 // The target text is stored, never followed here.
                 std::os::unix::fs::symlink(OsStr::from_bytes(&link), &target)
                     .map_err(|e| entry_err(&raw, e))?;
@@ -244,7 +243,10 @@ impl Applier {
                 set_times_nofollow(&target, mtime).map_err(|e| entry_err(&raw, e))?;
             }
             tar::EntryType::Link => {
-                let link = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+                let link = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
                 let link_parts = clean_rel(&link)?;
                 if link_parts.is_empty() {
                     return Err(Error::invalid(format!(
@@ -462,7 +464,13 @@ fn lsetxattr(p: &Path, name: &str, value: &[u8]) -> io::Result<()> {
     let c = cstr(p)?;
     let n = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let r = unsafe {
-        libc::lsetxattr(c.as_ptr(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0)
+        libc::lsetxattr(
+            c.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
     };
     cvt(r)
 }

@@ -12,6 +12,12 @@
 //! left behind by a kill -9 by dropping whatever is incomplete.
 //!
 //! This crate never mounts anything: `ImageStore::layer_dirs` describes a rootfs.
+//!
+//! Code map: `reference` (docker's name grammar), `content` (blobs via verified
+//! ingest), `compress` (magic-byte detection), `layer` (confined tar application,
+//! the security-critical part), `snapshot` (one dir per chain id, ready marker),
+//! `config`/`change` (image JSON and `--change` lines), `store` (records, tags,
+//! lookup, delete), `maintenance` (GC, usage, history), `import`, `load`, `save`.
 
 mod archive;
 mod change;
@@ -19,16 +25,20 @@ mod compress;
 mod config;
 mod content;
 mod error;
+mod import;
 mod layer;
+mod load;
+mod maintenance;
 mod reference;
+mod save;
 mod snapshot;
 mod store;
 
 pub use archive::SaveItem;
 pub use change::parse_changes;
 pub use config::{
-    ContainerConfig, Descriptor, DockerManifestEntry, HealthConfig, History, ImageConfig,
-    Index, Manifest, RootFs, media_types,
+    ContainerConfig, Descriptor, DockerManifestEntry, HealthConfig, History, ImageConfig, Index,
+    Manifest, Platform, RootFs, media_types,
 };
 pub use error::{Error, Result};
 pub use reference::{ParseReferenceError, Reference};

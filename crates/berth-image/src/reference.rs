@@ -200,7 +200,9 @@ impl<'de> serde::Deserialize<'de> for Reference {
 
 /// `^[a-f0-9]{64}$`
 pub(crate) fn is_full_hex_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// docker's splitDockerDomain: the first component is a domain when it contains `.`
@@ -209,9 +211,7 @@ fn split_docker_domain(name: &str) -> (String, String) {
     let (mut domain, mut remainder) = match name.find('/') {
         Some(i) => {
             let first = &name[..i];
-            if !first.contains(['.', ':'])
-                && first != "localhost"
-                && first.to_lowercase() == first
+            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first
             {
                 (DEFAULT_DOMAIN.to_string(), name.to_string())
             } else {
@@ -337,7 +337,10 @@ fn valid_path_component(c: &str) -> bool {
 pub(crate) fn valid_tag(t: &str) -> bool {
     let b = t.as_bytes();
     let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_';
-    !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|&x| word(x) || x == b'.' || x == b'-')
+    !b.is_empty()
+        && b.len() <= 128
+        && word(b[0])
+        && b.iter().all(|&x| word(x) || x == b'.' || x == b'-')
 }
 
 /// The grammar's digest shape: `[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`.

@@ -162,7 +162,10 @@ pub(crate) struct TempSnapshot {
 
 impl TempSnapshot {
     fn fs_dir(&self) -> PathBuf {
-        self.dir.as_ref().expect("temp snapshot has a dir").join("fs")
+        self.dir
+            .as_ref()
+            .expect("temp snapshot has a dir")
+            .join("fs")
     }
 }
 
@@ -189,7 +192,9 @@ pub(crate) fn remove_tree(p: &Path) -> io::Result<()> {
 }
 
 fn make_writable(p: &Path) {
-    let Ok(md) = fs::symlink_metadata(p) else { return };
+    let Ok(md) = fs::symlink_metadata(p) else {
+        return;
+    };
     if !md.is_dir() {
         return;
     }

@@ -15,6 +15,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod shim;
 pub mod spec;
+pub mod stats;
 pub mod user;
 
 pub use spec::{ContainerSpec, SpecError, generate};

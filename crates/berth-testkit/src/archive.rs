@@ -19,7 +19,9 @@ impl LayerSrc {
     fn len(&self) -> u64 {
         match self {
             LayerSrc::Bytes(b) => b.len() as u64,
-            LayerSrc::File(p) => std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).len(),
+            LayerSrc::File(p) => std::fs::metadata(p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+                .len(),
         }
     }
 
@@ -145,7 +147,8 @@ fn split_tag(t: &str) -> (String, String) {
 fn full_name(t: &str) -> String {
     let (repo, tag) = split_tag(t);
     let first = repo.split('/').next().unwrap_or("");
-    let has_domain = repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_domain =
+        repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let repo = if has_domain {
         repo
     } else if repo.contains('/') {
@@ -175,13 +178,25 @@ impl<W: Write> Out<W> {
 }
 
 /// Write `images` as one archive at `path` in `format`, broken as `breakage` says.
-pub fn write_archive(path: &Path, images: &[TestImage], format: Format, breakage: Breakage) -> ArchiveInfo {
-    let f = std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
-    let mut out = Out { t: TarWriter::new(BufWriter::with_capacity(1 << 20, f)) };
+pub fn write_archive(
+    path: &Path,
+    images: &[TestImage],
+    format: Format,
+    breakage: Breakage,
+) -> ArchiveInfo {
+    let f =
+        std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    let mut out = Out {
+        t: TarWriter::new(BufWriter::with_capacity(1 << 20, f)),
+    };
     let mut manifest_json = Vec::new();
     let mut repositories = serde_json::Map::new();
     let mut index_manifests = Vec::new();
-    let mut info = ArchiveInfo { path: path.to_path_buf(), image_ids: Vec::new(), diff_ids: Vec::new() };
+    let mut info = ArchiveInfo {
+        path: path.to_path_buf(),
+        image_ids: Vec::new(),
+        diff_ids: Vec::new(),
+    };
     let mut written = std::collections::HashSet::new();
     if format != Format::DockerLegacy {
         out.dir("blobs/");
@@ -254,9 +269,7 @@ pub fn write_archive(path: &Path, images: &[TestImage], format: Format, breakage
             if written.insert(mp.clone()) {
                 out.bytes(&mp, &manifest);
             }
-            let desc = |annotations: Value| {
-                json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": manifest.len(), "annotations": annotations})
-            };
+            let desc = |annotations: Value| json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": manifest.len(), "annotations": annotations});
             if img.repo_tags.is_empty() {
                 index_manifests.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": manifest.len()}));
             }
@@ -271,7 +284,11 @@ pub fn write_archive(path: &Path, images: &[TestImage], format: Format, breakage
         manifest_json.push(json!({"Config": config_path, "RepoTags": if img.repo_tags.is_empty() { Value::Null } else { json!(img.repo_tags) }, "Layers": layer_paths}));
         for t in &img.repo_tags {
             let (repo, tag) = split_tag(t);
-            let top = layer_paths.last().map(|p| p.trim_end_matches("/layer.tar").trim_start_matches("blobs/sha256/").to_string());
+            let top = layer_paths.last().map(|p| {
+                p.trim_end_matches("/layer.tar")
+                    .trim_start_matches("blobs/sha256/")
+                    .to_string()
+            });
             let entry = repositories.entry(repo).or_insert_with(|| json!({}));
             entry[tag] = json!(top.unwrap_or_default());
         }
@@ -281,12 +298,19 @@ pub fn write_archive(path: &Path, images: &[TestImage], format: Format, breakage
         out.bytes("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
     }
     if format != Format::Oci {
-        out.bytes("manifest.json", &serde_json::to_vec(&manifest_json).unwrap());
+        out.bytes(
+            "manifest.json",
+            &serde_json::to_vec(&manifest_json).unwrap(),
+        );
         if !repositories.is_empty() {
             out.bytes("repositories", &serde_json::to_vec(&repositories).unwrap());
         }
     }
-    out.t.finish().expect("finish archive").flush().expect("flush archive");
+    out.t
+        .finish()
+        .expect("finish archive")
+        .flush()
+        .expect("flush archive");
     info
 }
 
@@ -297,7 +321,9 @@ pub fn tar_entry_names(data: &[u8]) -> Vec<String> {
         .expect("read tar")
         .map(|e| {
             let e = e.expect("read tar entry");
-            String::from_utf8_lossy(&e.path_bytes()).trim_start_matches("./").to_string()
+            String::from_utf8_lossy(&e.path_bytes())
+                .trim_start_matches("./")
+                .to_string()
         })
         .collect()
 }
@@ -322,13 +348,24 @@ mod tests {
     use crate::layers::Layer;
 
     fn img() -> TestImage {
-        TestImage::new(&["example/app:v1"], vec![Layer::new().file("a", "1").build(), Layer::new().file("b", "2").build()])
+        TestImage::new(
+            &["example/app:v1"],
+            vec![
+                Layer::new().file("a", "1").build(),
+                Layer::new().file("b", "2").build(),
+            ],
+        )
     }
 
     #[test]
     fn docker25_archive_has_both_manifests_and_consistent_ids() {
         let d = tempfile::tempdir().unwrap();
-        let info = write_archive(&d.path().join("a.tar"), &[img()], Format::Docker25, Breakage::default());
+        let info = write_archive(
+            &d.path().join("a.tar"),
+            &[img()],
+            Format::Docker25,
+            Breakage::default(),
+        );
         let data = std::fs::read(&info.path).unwrap();
         let names = tar_entry_names(&data);
         for n in ["index.json", "oci-layout", "manifest.json", "repositories"] {
@@ -338,8 +375,12 @@ mod tests {
         let cfg_path = m[0]["Config"].as_str().unwrap();
         let cfg = tar_entry(&data, cfg_path).unwrap();
         assert_eq!(sha(&cfg), info.image_ids[0]);
-        let index: Value = serde_json::from_slice(&tar_entry(&data, "index.json").unwrap()).unwrap();
-        assert_eq!(index["manifests"][0]["annotations"]["io.containerd.image.name"], "docker.io/example/app:v1");
+        let index: Value =
+            serde_json::from_slice(&tar_entry(&data, "index.json").unwrap()).unwrap();
+        assert_eq!(
+            index["manifests"][0]["annotations"]["io.containerd.image.name"],
+            "docker.io/example/app:v1"
+        );
     }
 
     #[test]
@@ -349,7 +390,10 @@ mod tests {
             &d.path().join("b.tar"),
             &[img()],
             Format::DockerLegacy,
-            Breakage { omit_first_layer: true, wrong_diff_id: true },
+            Breakage {
+                omit_first_layer: true,
+                wrong_diff_id: true,
+            },
         );
         let data = std::fs::read(&info.path).unwrap();
         let m: Value = serde_json::from_slice(&tar_entry(&data, "manifest.json").unwrap()).unwrap();

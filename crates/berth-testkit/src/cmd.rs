@@ -61,12 +61,14 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
-        self.envs.push((k.as_ref().to_owned(), Some(v.as_ref().to_owned())));
+        self.envs
+            .push((k.as_ref().to_owned(), Some(v.as_ref().to_owned())));
         self
     }
 
@@ -135,9 +137,7 @@ impl Cmd {
                     .unwrap_or_else(|e| panic!("open stdin file {}: {e}", p.display())),
             ),
         };
-        let mut child = c
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {command}: {e}"));
+        let mut child = c.spawn().unwrap_or_else(|e| panic!("start {command}: {e}"));
         let writer = match (self.stdin, child.stdin.take()) {
             (Stdin::Bytes(data), Some(mut w)) => Some(std::thread::spawn(move || {
                 // A broken pipe is fine: the program may stop reading early (e.g. on error).
@@ -245,14 +245,20 @@ impl Output {
     /// Assert stderr contains `needle`.
     #[track_caller]
     pub fn assert_stderr_contains(&self, needle: &str) -> &Output {
-        assert!(self.err().contains(needle), "stderr lacks {needle:?}:\n{self}");
+        assert!(
+            self.err().contains(needle),
+            "stderr lacks {needle:?}:\n{self}"
+        );
         self
     }
 
     /// Assert stdout contains `needle`.
     #[track_caller]
     pub fn assert_stdout_contains(&self, needle: &str) -> &Output {
-        assert!(self.out().contains(needle), "stdout lacks {needle:?}:\n{self}");
+        assert!(
+            self.out().contains(needle),
+            "stdout lacks {needle:?}:\n{self}"
+        );
         self
     }
 }
@@ -276,7 +282,8 @@ impl fmt::Display for Output {
         writeln!(
             f,
             "exit: {}{}",
-            self.code.map_or("killed by signal".to_string(), |c| c.to_string()),
+            self.code
+                .map_or("killed by signal".to_string(), |c| c.to_string()),
             if self.timed_out { " (timed out)" } else { "" }
         )?;
         writeln!(f, "--- stdout ---\n{}", clip(&self.stdout))?;

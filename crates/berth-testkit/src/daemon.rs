@@ -13,7 +13,14 @@ pub const DOCKER_CLI: &str = "/usr/local/bin/docker";
 /// How long a daemon may take to answer `/_ping` after spawn.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Set to a dockerd socket path to run the suite against a real dockerd instead (to prove
+/// the tests' expectations; run with `--test-threads=1`: the daemon is shared and wiped).
+/// Then `berth(..)` runs the docker CLI too, and data-root checks do not apply.
+pub const AGAINST_DOCKERD_ENV: &str = "BERTH_TEST_AGAINST_DOCKERD";
+
 pub struct TestDaemon {
+    /// Some(socket) when the tests run against an external dockerd.
+    external: Option<PathBuf>,
     bin: PathBuf,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -33,9 +40,32 @@ impl TestDaemon {
         for d in ["scratch", "docker-config"] {
             std::fs::create_dir_all(dir.path().join(d)).expect("create test dirs");
         }
-        let mut d = TestDaemon { bin: bin.as_ref().to_path_buf(), dir, child: None, generation: 0 };
-        d.spawn_and_wait();
+        let external = std::env::var_os(AGAINST_DOCKERD_ENV).map(PathBuf::from);
+        let mut d = TestDaemon {
+            external,
+            bin: bin.as_ref().to_path_buf(),
+            dir,
+            child: None,
+            generation: 0,
+        };
+        if d.external.is_some() {
+            d.wipe_external();
+        } else {
+            d.spawn_and_wait();
+        }
         d
+    }
+
+    /// True when running against a real dockerd (see [`AGAINST_DOCKERD_ENV`]).
+    pub fn is_external(&self) -> bool {
+        self.external.is_some()
+    }
+
+    fn wipe_external(&self) {
+        let ids = self.docker(["images", "-a", "-q"]).ok().lines();
+        if !ids.is_empty() {
+            self.docker(["rmi", "-f"]).args(ids).run();
+        }
     }
 
     pub fn bin(&self) -> &Path {
@@ -48,6 +78,9 @@ impl TestDaemon {
     }
 
     pub fn socket(&self) -> PathBuf {
+        if let Some(s) = &self.external {
+            return s.clone();
+        }
         self.dir().join("berth.sock")
     }
 
@@ -104,6 +137,7 @@ impl TestDaemon {
 
     #[track_caller]
     fn spawn_and_wait(&mut self) {
+        assert!(!self.is_external(), "cannot (re)start an external dockerd");
         self.generation += 1;
         let log = std::fs::File::create(self.log_path(self.generation)).expect("create daemon log");
         let child = Command::new(&self.bin)
@@ -119,16 +153,28 @@ impl TestDaemon {
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if unix_request(&self.socket(), "GET", "/_ping", &[], None).is_ok_and(|r| r.status == 200) {
+            if unix_request(&self.socket(), "GET", "/_ping", &[], None)
+                .is_ok_and(|r| r.status == 200)
+            {
                 return;
             }
-            if let Some(st) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(st) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
-                panic!("berth daemon exited with {st} before answering /_ping; log:\n{}", self.log());
+                panic!(
+                    "berth daemon exited with {st} before answering /_ping; log:\n{}",
+                    self.log()
+                );
             }
             if Instant::now() > deadline {
                 self.kill9();
-                panic!("berth daemon did not answer /_ping within {START_TIMEOUT:?}; log:\n{}", self.log());
+                panic!(
+                    "berth daemon did not answer /_ping within {START_TIMEOUT:?}; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -210,6 +256,9 @@ impl TestDaemon {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        if self.is_external() {
+            return self.docker(args);
+        }
         Cmd::new(&self.bin)
             .arg("-H")
             .arg(self.host())
@@ -229,7 +278,11 @@ impl TestDaemon {
     /// A raw API request over the socket (`path` may carry `/v1.45` and a query).
     #[track_caller]
     pub fn api(&self, method: &str, path: &str, body: Option<&[u8]>) -> HttpResponse {
-        let headers: &[(&str, &str)] = if body.is_some() { &[("Content-Type", "application/json")] } else { &[] };
+        let headers: &[(&str, &str)] = if body.is_some() {
+            &[("Content-Type", "application/json")]
+        } else {
+            &[]
+        };
         unix_request(&self.socket(), method, path, headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}; daemon log:\n{}", self.log()))
     }
@@ -248,11 +301,17 @@ impl Drop for TestDaemon {
                 let lines: Vec<&str> = log.lines().collect();
                 lines[lines.len().saturating_sub(60)..].join("\n")
             };
-            eprintln!("--- berth daemon log (last 60 lines, {}) ---\n{tail}\n---", self.dir().display());
+            eprintln!(
+                "--- berth daemon log (last 60 lines, {}) ---\n{tail}\n---",
+                self.dir().display()
+            );
         }
         self.stop(Duration::from_secs(5));
         // The data-root may hold read-only dirs from hostile layers: make them writable
         // so the TempDir removal succeeds.
-        let _ = Command::new("chmod").args(["-R", "u+rwX"]).arg(self.dir()).status();
+        let _ = Command::new("chmod")
+            .args(["-R", "u+rwX"])
+            .arg(self.dir())
+            .status();
     }
 }

@@ -65,7 +65,8 @@ pub fn unix_request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> io::Result<HttpResponse> {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: api.moby.localhost\r\nConnection: close\r\n");
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: api.moby.localhost\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -81,14 +82,29 @@ pub fn unix_request(
     parse_response(&raw, method == "HEAD")
 }
 
-/// Write `request` bytes verbatim, half-close, and return every byte the server sends.
+/// Write `request` bytes verbatim and return every byte the server sends until it
+/// closes. The write side stays open: servers (Go's and hyper's) treat a half-close as
+/// the client going away and may cancel the request, so complete requests must not
+/// half-close. Use [`unix_raw_eof`] for incomplete garbage.
 pub fn unix_raw(socket: &Path, request: &[u8]) -> io::Result<Vec<u8>> {
+    raw(socket, request, false)
+}
+
+/// Like [`unix_raw`] but half-closes after writing, so a server waiting for more of an
+/// incomplete request sees EOF instead of the test waiting for a timeout.
+pub fn unix_raw_eof(socket: &Path, request: &[u8]) -> io::Result<Vec<u8>> {
+    raw(socket, request, true)
+}
+
+fn raw(socket: &Path, request: &[u8], eof: bool) -> io::Result<Vec<u8>> {
     let mut s = UnixStream::connect(socket)?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     s.set_write_timeout(Some(Duration::from_secs(60)))?;
     s.write_all(request)?;
-    // The server may answer before reading everything; ignore a failed shutdown.
-    let _ = s.shutdown(std::net::Shutdown::Write);
+    if eof {
+        // The server may already have answered and closed; ignore a failed shutdown.
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
     let mut out = Vec::new();
     s.read_to_end(&mut out)?;
     Ok(out)
@@ -100,7 +116,12 @@ pub fn parse_response(raw: &[u8], head_only: bool) -> io::Result<HttpResponse> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad(&format!("no end of headers in response: {:?}", String::from_utf8_lossy(raw))))?;
+        .ok_or_else(|| {
+            bad(&format!(
+                "no end of headers in response: {:?}",
+                String::from_utf8_lossy(raw)
+            ))
+        })?;
     let head = std::str::from_utf8(&raw[..end]).map_err(|_| bad("headers are not utf-8"))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -130,7 +151,11 @@ pub fn parse_response(raw: &[u8], head_only: bool) -> io::Result<HttpResponse> {
     } else {
         rest.to_vec()
     };
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
@@ -142,7 +167,8 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
         };
         let size_str = std::str::from_utf8(&data[..nl]).map_err(|_| "bad chunk size")?;
         let size_str = size_str.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_str, 16).map_err(|_| format!("bad chunk size {size_str:?}"))?;
+        let size = usize::from_str_radix(size_str, 16)
+            .map_err(|_| format!("bad chunk size {size_str:?}"))?;
         data = &data[nl + 2..];
         if size == 0 {
             return Ok(out);
@@ -190,7 +216,12 @@ impl FileServer {
                 });
             }
         });
-        FileServer { addr, stop, hits, thread: Some(thread) }
+        FileServer {
+            addr,
+            stop,
+            hits,
+            thread: Some(thread),
+        }
     }
 
     /// `http://127.0.0.1:PORT{path}`

@@ -30,7 +30,8 @@ impl Layer {
     }
 
     pub fn dir(mut self, path: &str) -> Layer {
-        self.entries.push((Header::new(path, Kind::Dir), Vec::new()));
+        self.entries
+            .push((Header::new(path, Kind::Dir), Vec::new()));
         self
     }
 
@@ -77,14 +78,16 @@ impl Layer {
     pub fn build(self) -> Vec<u8> {
         let mut t = TarWriter::new(Vec::new());
         for (h, data) in &self.entries {
-            t.append(h, &mut &data[..]).expect("write to Vec cannot fail");
+            t.append(h, &mut &data[..])
+                .expect("write to Vec cannot fail");
         }
         t.finish().expect("write to Vec cannot fail")
     }
 
     /// Build and write to `path`.
     pub fn write_to(self, path: &Path) -> PathBuf {
-        std::fs::write(path, self.build()).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        std::fs::write(path, self.build())
+            .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         path.to_path_buf()
     }
 }
@@ -96,7 +99,9 @@ pub struct RandomReader {
 
 impl RandomReader {
     pub fn new(seed: u64) -> RandomReader {
-        RandomReader { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 }
+        RandomReader {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        }
     }
 }
 
@@ -117,7 +122,8 @@ impl Read for RandomReader {
 /// 32 MiB under `big/`) to `path`, streaming. Different seeds give different layers.
 pub fn write_random_layer(path: &Path, total: u64, seed: u64) -> PathBuf {
     const PART: u64 = 32 << 20;
-    let f = std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    let f =
+        std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
     let mut t = TarWriter::new(BufWriter::with_capacity(1 << 20, f));
     t.dir("big/", 0o755).expect("write layer");
     let mut rng = RandomReader::new(seed);
@@ -131,7 +137,10 @@ pub fn write_random_layer(path: &Path, total: u64, seed: u64) -> PathBuf {
         left -= n;
         i += 1;
     }
-    t.finish().expect("write layer").flush().expect("flush layer");
+    t.finish()
+        .expect("write layer")
+        .flush()
+        .expect("flush layer");
     path.to_path_buf()
 }
 
@@ -144,20 +153,37 @@ pub const BUSYBOX: &str = "/bin/busybox";
 pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
     let bb = Path::new(BUSYBOX);
     let meta = std::fs::metadata(bb).unwrap_or_else(|e| {
-        panic!("{BUSYBOX}: {e}: install the busybox-static package (apt-get install -y busybox-static)")
+        panic!(
+            "{BUSYBOX}: {e}: install the busybox-static package (apt-get install -y busybox-static)"
+        )
     });
     let list = std::process::Command::new(bb)
         .arg("--list-full")
         .output()
         .unwrap_or_else(|e| panic!("run {BUSYBOX} --list-full: {e}"));
-    assert!(list.status.success(), "{BUSYBOX} --list-full failed: is it busybox-static?");
+    assert!(
+        list.status.success(),
+        "{BUSYBOX} --list-full failed: is it busybox-static?"
+    );
     let applets = String::from_utf8_lossy(&list.stdout).into_owned();
 
     let path = dir.join("busybox-rootfs.tar");
-    let f = std::fs::File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    let f =
+        std::fs::File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
     let mut t = TarWriter::new(BufWriter::new(f));
     let w = |r: io::Result<()>| r.expect("write busybox rootfs");
-    for d in ["bin/", "dev/", "etc/", "proc/", "sys/", "sbin/", "usr/", "usr/bin/", "usr/sbin/", "var/"] {
+    for d in [
+        "bin/",
+        "dev/",
+        "etc/",
+        "proc/",
+        "sys/",
+        "sbin/",
+        "usr/",
+        "usr/bin/",
+        "usr/sbin/",
+        "var/",
+    ] {
         w(t.dir(d, 0o755));
     }
     w(t.dir("root/", 0o700));
@@ -167,7 +193,11 @@ pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
     h.size = meta.len();
     let mut src = std::fs::File::open(bb).expect("open busybox");
     w(t.append(&h, &mut src));
-    w(t.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"));
+    w(t.file(
+        "etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    ));
     w(t.file("etc/group", 0o644, b"root:x:0:\nnogroup:x:65534:\n"));
     w(t.file("etc/nsswitch.conf", 0o644, b"hosts: files dns\n"));
     let mut seen = std::collections::BTreeSet::new();
@@ -177,7 +207,10 @@ pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
         }
         w(t.symlink(a, "/bin/busybox"));
     }
-    t.finish().expect("finish busybox rootfs").flush().expect("flush busybox rootfs");
+    t.finish()
+        .expect("finish busybox rootfs")
+        .flush()
+        .expect("flush busybox rootfs");
     path
 }
 
@@ -187,14 +220,22 @@ mod tests {
 
     #[test]
     fn layer_builder_whiteouts_and_names() {
-        let tar = Layer::new().dir("etc/").file("etc/a", "1").whiteout("etc/b").opaque("var/lib").build();
+        let tar = Layer::new()
+            .dir("etc/")
+            .file("etc/a", "1")
+            .whiteout("etc/b")
+            .opaque("var/lib")
+            .build();
         let mut ar = tar::Archive::new(&tar[..]);
         let names: Vec<String> = ar
             .entries()
             .unwrap()
             .map(|e| String::from_utf8(e.unwrap().path_bytes().into_owned()).unwrap())
             .collect();
-        assert_eq!(names, ["etc/", "etc/a", "etc/.wh.b", "var/lib/.wh..wh..opq"]);
+        assert_eq!(
+            names,
+            ["etc/", "etc/a", "etc/.wh.b", "var/lib/.wh..wh..opq"]
+        );
     }
 
     #[test]
@@ -203,11 +244,19 @@ mod tests {
         let a = write_random_layer(&d.path().join("a.tar"), 100_000, 7);
         let b = write_random_layer(&d.path().join("b.tar"), 100_000, 7);
         let c = write_random_layer(&d.path().join("c.tar"), 100_000, 8);
-        let (a, b, c) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), std::fs::read(c).unwrap());
+        let (a, b, c) = (
+            std::fs::read(a).unwrap(),
+            std::fs::read(b).unwrap(),
+            std::fs::read(c).unwrap(),
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
         let mut ar = tar::Archive::new(&a[..]);
-        let total: u64 = ar.entries().unwrap().map(|e| e.unwrap().header().size().unwrap()).sum();
+        let total: u64 = ar
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().header().size().unwrap())
+            .sum();
         assert_eq!(total, 100_000);
     }
 }

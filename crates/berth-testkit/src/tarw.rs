@@ -81,7 +81,10 @@ fn octal(field: &mut [u8], v: u64) {
     // width-1 digits, NUL terminated.
     let w = field.len() - 1;
     let s = format!("{v:0w$o}");
-    assert!(s.len() <= w, "tar header field overflow: {v} does not fit {w} octal digits");
+    assert!(
+        s.len() <= w,
+        "tar header field overflow: {v} does not fit {w} octal digits"
+    );
     field[..w].copy_from_slice(s.as_bytes());
     field[w] = 0;
 }
@@ -108,7 +111,14 @@ impl<W: Write> TarWriter<W> {
         TarWriter { w }
     }
 
-    fn raw_header(&mut self, name: &[u8], h: &Header, flag: u8, size: u64, link: &[u8]) -> io::Result<()> {
+    fn raw_header(
+        &mut self,
+        name: &[u8],
+        h: &Header,
+        flag: u8,
+        size: u64,
+        link: &[u8],
+    ) -> io::Result<()> {
         let mut b = [0u8; 512];
         let n = name.len().min(100);
         b[..n].copy_from_slice(&name[..n]);
@@ -165,7 +175,10 @@ impl<W: Write> TarWriter<W> {
             if copied != size {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("tar entry {}: data ended after {copied} of {size} bytes", h.path),
+                    format!(
+                        "tar entry {}: data ended after {copied} of {size} bytes",
+                        h.path
+                    ),
                 ));
             }
             self.pad(size)?;

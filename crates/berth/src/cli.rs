@@ -2,7 +2,7 @@
 //! Positional arguments are collected as lists and counted by the commands
 //! themselves, so the usage errors can be worded exactly as docker words them.
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::cmd::{events, image, system};
 use crate::daemon_cmd;
@@ -18,7 +18,7 @@ const HELP: &str = "Usage:  {usage}\n\n{about}\n\n{all-args}{after-help}";
     disable_version_flag = true,
     disable_help_subcommand = true,
     subcommand_required = false,
-    after_help = "\nRun 'berth COMMAND --help' for more information on a command."
+    after_help = "Run 'berth COMMAND --help' for more information on a command."
 )]
 pub(crate) struct Cli {
     /// Daemon socket to connect to
@@ -52,13 +52,23 @@ pub(crate) enum Command {
     #[command(override_usage = "berth info [OPTIONS]", help_template = HELP)]
     Info(system::InfoArgs),
     /// Manage berth
-    #[command(subcommand, override_usage = "berth system COMMAND", help_template = HELP)]
+    #[command(
+        subcommand,
+        override_usage = "berth system COMMAND",
+        help_template = HELP,
+        after_help = "Run 'berth system COMMAND --help' for more information on a command."
+    )]
     System(SystemCommand),
     /// List images
     #[command(override_usage = "berth images [OPTIONS] [REPOSITORY[:TAG]]", help_template = HELP)]
     Images(image::ListArgs),
     /// Manage images
-    #[command(subcommand, override_usage = "berth image COMMAND", help_template = HELP)]
+    #[command(
+        subcommand,
+        override_usage = "berth image COMMAND",
+        help_template = HELP,
+        after_help = "Run 'berth image COMMAND --help' for more information on a command."
+    )]
     Image(ImageCommand),
     /// Return low-level information on berth objects
     #[command(override_usage = "berth inspect [OPTIONS] NAME|ID [NAME|ID...]", help_template = HELP)]
@@ -130,17 +140,4 @@ pub(crate) enum ImageCommand {
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     #[command(override_usage = "berth image tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", help_template = HELP)]
     Tag(image::TagArgs),
-}
-
-/// `--format` as docker's inspect-like commands take it (`-f` too).
-#[derive(Debug, Args, Clone, Default)]
-pub(crate) struct FormatShortArg {
-    /// Format output using a custom template
-    #[arg(short = 'f', long = "format", value_name = "string")]
-    pub format: Option<String>,
-}
-
-/// A boolean flag that also accepts `--flag=false` like Go's pflag.
-pub(crate) fn bool_flag() -> ArgAction {
-    ArgAction::Set
 }

@@ -40,7 +40,9 @@ pub(crate) fn command_path(args: &[String]) -> Vec<String> {
             i += 1;
             continue;
         }
-        let Some(sub) = cmd.find_subcommand(a).cloned() else { break };
+        let Some(sub) = cmd.find_subcommand(a).cloned() else {
+            break;
+        };
         path.push(sub.get_name().to_string());
         cmd = sub;
         i += 1;
@@ -50,7 +52,10 @@ pub(crate) fn command_path(args: &[String]) -> Vec<String> {
 
 /// `berth image ls` for a path.
 pub(crate) fn display_path(path: &[String]) -> String {
-    std::iter::once("berth".to_string()).chain(path.iter().cloned()).collect::<Vec<_>>().join(" ")
+    std::iter::once("berth".to_string())
+        .chain(path.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub(crate) fn usage_of(path: &[String]) -> String {
@@ -61,7 +66,9 @@ pub(crate) fn usage_of(path: &[String]) -> String {
             None => break,
         }
     }
-    cmd.get_override_usage().map(|u| u.to_string()).unwrap_or_else(|| display_path(path))
+    cmd.get_overridden_usage()
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| display_path(path))
 }
 
 /// How many positional arguments a command takes.
@@ -109,22 +116,37 @@ pub(crate) fn from_clap(err: clap::Error, args: &[String]) -> Exit {
     };
     let flag_error = |msg: String| Exit {
         code: 125,
-        message: format!("{msg}\n\nUsage:  {}\n\nRun '{p} --help' for more information", usage_of(&path)),
+        message: format!(
+            "{msg}\n\nUsage:  {}\n\nRun '{p} --help' for more information",
+            usage_of(&path)
+        ),
     };
     match err.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Exit { code: 0, message: err.to_string() },
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Exit {
+            code: 0,
+            message: err.to_string(),
+        },
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
-            Exit { code: -1, message: err.render().to_string() }
+            Exit {
+                code: -1,
+                message: err.render().to_string(),
+            }
         }
         ErrorKind::InvalidSubcommand => {
             let bad = match err.get(ContextKind::InvalidSubcommand) {
                 Some(ContextValue::String(s)) => s.clone(),
                 _ => String::new(),
             };
-            let usage = if path.is_empty() { String::new() } else { format!("Usage:  {p}\n\n") };
+            let usage = if path.is_empty() {
+                String::new()
+            } else {
+                format!("Usage:  {p}\n\n")
+            };
             Exit {
                 code: 1,
-                message: format!("berth: unknown command: {p} {bad}\n\n{usage}Run '{p} --help' for more information"),
+                message: format!(
+                    "berth: unknown command: {p} {bad}\n\n{usage}Run '{p} --help' for more information"
+                ),
             }
         }
         ErrorKind::UnknownArgument => {
@@ -135,20 +157,44 @@ pub(crate) fn from_clap(err: clap::Error, args: &[String]) -> Exit {
             } else if flag.starts_with("--") {
                 flag_error(format!("unknown flag: {flag}"))
             } else {
-                let usage = if path.is_empty() { String::new() } else { format!("Usage:  {p}\n\n") };
+                let usage = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!("Usage:  {p}\n\n")
+                };
                 Exit {
                     code: 1,
-                    message: format!("berth: unknown command: {p} {invalid}\n\n{usage}Run '{p} --help' for more information"),
+                    message: format!(
+                        "berth: unknown command: {p} {invalid}\n\n{usage}Run '{p} --help' for more information"
+                    ),
                 }
             }
         }
         ErrorKind::InvalidValue | ErrorKind::NoEquals if value_missing(&err) => {
-            let name = flag_name(&invalid);
+            // Name the flag as it was typed: the last flag on the command line.
+            let typed = args
+                .iter()
+                .rev()
+                .find(|a| a.starts_with('-'))
+                .cloned()
+                .unwrap_or(invalid.clone());
+            let name = flag_name(&typed);
             flag_error(format!("flag needs an argument: {name}"))
+        }
+        ErrorKind::ValueValidation if std::error::Error::source(&err).is_some() => {
+            let msg = std::error::Error::source(&err)
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            flag_error(msg)
         }
         _ => {
             let text = err.to_string();
-            let first = text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_string();
             flag_error(first)
         }
     }
@@ -191,7 +237,9 @@ mod tests {
 
     #[test]
     fn command_paths() {
-        let p = |s: &str| command_path(&s.split_whitespace().map(str::to_string).collect::<Vec<_>>()).join(" ");
+        let p = |s: &str| {
+            command_path(&s.split_whitespace().map(str::to_string).collect::<Vec<_>>()).join(" ")
+        };
         assert_eq!(p("-H unix:///x image list -a"), "image ls");
         assert_eq!(p("image remove x"), "image rm");
         assert_eq!(p("system df -v"), "system df");

@@ -6,15 +6,23 @@
 //! holds one file `secret`; see berth_testkit::hostile for the cases.
 
 mod common;
-use berth_testkit::hostile::{assert_markers_only_in_snapshots, assert_outside_untouched, hostile_layers, prepare_outside};
+use berth_testkit::hostile::{
+    assert_markers_only_in_snapshots, assert_outside_untouched, hostile_layers, prepare_outside,
+};
 use common::*;
 
 /// The outcome of one operation must be clean: success, or exit 1 with a message.
 fn assert_clean_outcome(out: &Output, what: &str) {
     assert!(!out.timed_out, "{what}: hung:\n{out}");
-    assert!(out.code == Some(0) || out.code == Some(1), "{what}: unexpected exit:\n{out}");
+    assert!(
+        out.code == Some(0) || out.code == Some(1),
+        "{what}: unexpected exit:\n{out}"
+    );
     if !out.success() {
-        assert!(!out.err().trim().is_empty(), "{what}: failed without a message:\n{out}");
+        assert!(
+            !out.err().trim().is_empty(),
+            "{what}: failed without a message:\n{out}"
+        );
     }
     assert!(!out.err().contains("panicked"), "{what}:\n{out}");
 }
@@ -27,7 +35,12 @@ fn hostile_layers_via_load_stay_inside() {
     for (i, (name, tar)) in hostile_layers(&outside).into_iter().enumerate() {
         let tag = format!("hostile/load:{i}");
         let p = scratch_file(&d, &format!("hostile-{name}.tar"));
-        write_archive(&p, &[TestImage::new(&[&tag], vec![tar])], Format::Docker25, Breakage::default());
+        write_archive(
+            &p,
+            &[TestImage::new(&[&tag], vec![tar])],
+            Format::Docker25,
+            Breakage::default(),
+        );
         let out = d.docker(["load", "-i", &p.display().to_string()]).run();
         assert_clean_outcome(&out, name);
         assert_outside_untouched(&outside, name);
@@ -35,7 +48,11 @@ fn hostile_layers_via_load_stay_inside() {
         assert!(d.ping(), "{name}: daemon died");
         // Either the image exists completely or not at all.
         let listed = d.docker(["images", "-q", &tag]).ok().out();
-        assert_eq!(listed.trim().is_empty(), !out.success(), "{name}: listed={listed:?} but load said:\n{out}");
+        assert_eq!(
+            listed.trim().is_empty(),
+            !out.success(),
+            "{name}: listed={listed:?} but load said:\n{out}"
+        );
     }
 }
 
@@ -68,7 +85,10 @@ fn a_layer_cannot_reach_through_a_symlink_from_a_lower_layer() {
     let outside = d.dir().join("outside");
     prepare_outside(&outside);
     let out_str = outside.display().to_string();
-    let lower = Layer::new().symlink("link", &out_str).symlink("secretlink", &format!("{out_str}/secret")).build();
+    let lower = Layer::new()
+        .symlink("link", &out_str)
+        .symlink("secretlink", &format!("{out_str}/secret"))
+        .build();
     let upper = Layer::new()
         .file("link/ESCAPE-cross-layer", "x")
         .file("secretlink", "pwned\n")
@@ -76,7 +96,12 @@ fn a_layer_cannot_reach_through_a_symlink_from_a_lower_layer() {
         .whiteout("link/secret")
         .build();
     let p = scratch_file(&d, "cross.tar");
-    write_archive(&p, &[TestImage::new(&["cross:1"], vec![lower, upper])], Format::Docker25, Breakage::default());
+    write_archive(
+        &p,
+        &[TestImage::new(&["cross:1"], vec![lower, upper])],
+        Format::Docker25,
+        Breakage::default(),
+    );
     let out = d.berth(["load", "-i", &p.display().to_string()]).run();
     assert_clean_outcome(&out, "cross-layer");
     assert_outside_untouched(&outside, "cross-layer");
@@ -87,10 +112,25 @@ fn a_layer_cannot_reach_through_a_symlink_from_a_lower_layer() {
 fn whiteouts_apply_inside_the_image() {
     // Not hostile: proves whiteouts are honoured, so the tests above are not vacuous.
     let d = daemon();
-    let lower = Layer::new().dir("etc/").file("etc/keep", "k").file("etc/gone", "g").dir("var/").file("var/old", "o").build();
-    let upper = Layer::new().whiteout("etc/gone").opaque("var").file("var/new", "n").build();
+    let lower = Layer::new()
+        .dir("etc/")
+        .file("etc/keep", "k")
+        .file("etc/gone", "g")
+        .dir("var/")
+        .file("var/old", "o")
+        .build();
+    let upper = Layer::new()
+        .whiteout("etc/gone")
+        .opaque("var")
+        .file("var/new", "n")
+        .build();
     let p = scratch_file(&d, "wh.tar");
-    let info = write_archive(&p, &[TestImage::new(&["wh:1"], vec![lower, upper])], Format::Docker25, Breakage::default());
+    let info = write_archive(
+        &p,
+        &[TestImage::new(&["wh:1"], vec![lower, upper])],
+        Format::Docker25,
+        Breakage::default(),
+    );
     d.docker(["load", "-i", &p.display().to_string()]).ok();
     // Whatever layout the snapshotter uses, the top snapshot's fs/ must not hold the
     // whiteout markers themselves (they are converted to overlay whiteouts or applied).
@@ -107,6 +147,9 @@ fn whiteouts_apply_inside_the_image() {
             }
         }
     }
-    assert!(found_markers.is_empty(), "AUFS whiteout files left in snapshots: {found_markers:?}");
+    assert!(
+        found_markers.is_empty(),
+        "AUFS whiteout files left in snapshots: {found_markers:?}"
+    );
     assert_eq!(info.diff_ids[0].len(), 2);
 }

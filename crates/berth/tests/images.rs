@@ -11,7 +11,11 @@ fn empty_store_prints_only_the_header() {
         let out = cli(&d, c, &["images"]).ok();
         let lines = out.lines();
         assert_eq!(lines.len(), 1, "{c:?}: {out}");
-        assert_eq!(columns(&lines[0]), ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], "{c:?}");
+        assert_eq!(
+            columns(&lines[0]),
+            ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+            "{c:?}"
+        );
         assert_eq!(cli(&d, c, &["images", "-q"]).ok().out(), "", "{c:?}");
     }
 }
@@ -24,9 +28,17 @@ fn table_lists_newest_first_with_none_for_untagged() {
         let out = cli(&d, c, &["images"]).ok();
         let lines = out.lines();
         assert_eq!(lines.len(), 5, "{c:?}: {out}");
-        assert_eq!(columns(&lines[0]), ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
+        assert_eq!(
+            columns(&lines[0]),
+            ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+        );
         let rows: Vec<Vec<String>> = lines[1..].iter().map(|l| columns(l)).collect();
-        let want = [("c", "v1", &ids[0]), ("b", "v1", &ids[1]), ("a", "v1", &ids[2]), ("<none>", "<none>", &ids[3])];
+        let want = [
+            ("c", "v1", &ids[0]),
+            ("b", "v1", &ids[1]),
+            ("a", "v1", &ids[2]),
+            ("<none>", "<none>", &ids[3]),
+        ];
         for (row, (repo, tag, id)) in rows.iter().zip(want) {
             assert_eq!(&row[0], repo, "{c:?}: {out}");
             assert_eq!(&row[1], tag, "{c:?}: {out}");
@@ -49,13 +61,24 @@ fn quiet_no_trunc_digests_and_all() {
         let full = cli(&d, c, &["images", "-q", "--no-trunc"]).ok().lines();
         assert_eq!(full, ids, "{c:?}");
         let nt = cli(&d, c, &["images", "--no-trunc"]).ok().lines();
-        assert!(nt[1].contains(&ids[0]), "{c:?}: --no-trunc shows the full id: {nt:?}");
+        assert!(
+            nt[1].contains(&ids[0]),
+            "{c:?}: --no-trunc shows the full id: {nt:?}"
+        );
         let dg = cli(&d, c, &["images", "--digests"]).ok().lines();
-        assert_eq!(columns(&dg[0]), ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"], "{c:?}");
+        assert_eq!(
+            columns(&dg[0]),
+            ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"],
+            "{c:?}"
+        );
         // Loaded images were never pushed or pulled: no repo digest.
         assert_eq!(columns(&dg[1])[2], "<none>", "{c:?}: {dg:?}");
         let all = cli(&d, c, &["images", "-a", "-q"]).ok().lines();
-        assert_eq!(all.len(), 4, "{c:?}: -a adds no intermediate images for loaded ones");
+        assert_eq!(
+            all.len(),
+            4,
+            "{c:?}: -a adds no intermediate images for loaded ones"
+        );
     }
     for args in [
         &["images", "-q"][..],
@@ -73,7 +96,12 @@ fn format_templates() {
     let d = daemon();
     let ids = load_fixtures(&d);
     for c in CLIS {
-        let out = cli(&d, c, &["images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]).ok();
+        let out = cli(
+            &d,
+            c,
+            &["images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"],
+        )
+        .ok();
         assert_eq!(
             out.lines(),
             [
@@ -84,21 +112,50 @@ fn format_templates() {
             ],
             "{c:?}"
         );
-        let table = cli(&d, c, &["images", "--format", "table {{.Repository}}\t{{.Tag}}"]).ok().lines();
+        let table = cli(
+            &d,
+            c,
+            &["images", "--format", "table {{.Repository}}\t{{.Tag}}"],
+        )
+        .ok()
+        .lines();
         assert_eq!(columns(&table[0]), ["REPOSITORY", "TAG"], "{c:?}");
         assert_eq!(columns(&table[1]), ["c", "v1"], "{c:?}");
         let json = cli(&d, c, &["images", "--format", "{{json .}}"]).ok();
         let first: serde_json::Value = serde_json::from_str(&json.lines()[0]).expect("json line");
-        for key in ["Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository", "SharedSize", "Size", "Tag", "UniqueSize", "VirtualSize"] {
-            assert!(first.get(key).is_some(), "{c:?}: {{{{json .}}}} lacks {key}: {first}");
+        for key in [
+            "Containers",
+            "CreatedAt",
+            "CreatedSince",
+            "Digest",
+            "ID",
+            "Repository",
+            "SharedSize",
+            "Size",
+            "Tag",
+            "UniqueSize",
+            "VirtualSize",
+        ] {
+            assert!(
+                first.get(key).is_some(),
+                "{c:?}: {{{{json .}}}} lacks {key}: {first}"
+            );
         }
         assert_eq!(first["Repository"], "c", "{c:?}");
         assert_eq!(first["ID"], short(&ids[0]), "{c:?}");
         let bad = cli(&d, c, &["images", "--format", "{{.Nope}}"]).run();
         assert!(!bad.success(), "{c:?}: an unknown field must fail: {bad}");
-        assert!(bad.err().contains("Nope"), "{c:?}: the error names the field: {bad}");
+        assert!(
+            bad.err().contains("Nope"),
+            "{c:?}: the error names the field: {bad}"
+        );
     }
-    for f in ["{{json .}}", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}", "{{.Size}} {{.CreatedAt}}", "{{.Digest}}"] {
+    for f in [
+        "{{json .}}",
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}",
+        "{{.Size}} {{.CreatedAt}}",
+        "{{.Digest}}",
+    ] {
         assert_same_output(&d, &["images", "--format", f]);
     }
 }
@@ -126,6 +183,9 @@ fn filters() {
         (&["-f", "label=env=prod"], &["a:v1"]),
         (&["-f", "label=env", "-f", "before=b:v1"], &["a:v1"]),
         (&["-f", "reference=nothing-matches"], &[]),
+        (&["-f", "reference=a", "-f", "reference=c"], &["c:v1", "a:v1"]),
+        (&["-f", "label=env=prod", "-f", "label=env"], &["a:v1"]),
+        (&["-f", "dangling=true", "-f", "before=a:v1"], &["<none>:<none>"]),
         (&["a"], &["a:v1"]),
         (&["b:v1"], &["b:v1"]),
         (&["b:v2"], &[]),
@@ -148,11 +208,20 @@ fn bad_filters_are_rejected() {
     load_fixtures(&d);
     for c in CLIS {
         let out = cli(&d, c, &["images", "-f", "dangling=maybe"]).fails();
-        assert!(out.err().contains("Error response from daemon"), "{c:?}: {out}");
+        assert!(
+            out.err().contains("Error response from daemon"),
+            "{c:?}: {out}"
+        );
         let out = cli(&d, c, &["images", "-f", "nosuchfilter=1"]).fails();
-        assert!(out.err().contains("nosuchfilter"), "{c:?}: the error names the filter: {out}");
+        assert!(
+            out.err().contains("nosuchfilter"),
+            "{c:?}: the error names the filter: {out}"
+        );
         let out = cli(&d, c, &["images", "-f", "since=nope:latest"]).fails();
-        assert!(out.err().contains("No such image: nope:latest"), "{c:?}: {out}");
+        assert!(
+            out.err().contains("No such image: nope:latest"),
+            "{c:?}: {out}"
+        );
     }
 }
 
@@ -161,15 +230,42 @@ fn references_are_normalised_like_docker() {
     let d = daemon();
     load_fixtures(&d);
     for c in CLIS {
-        for name in ["docker.io/library/a:v1", "library/a:v1", "index.docker.io/library/a:v1"] {
-            let out = cli(&d, c, &["images", "--format", "{{.Repository}}:{{.Tag}}", name]).ok();
-            assert_eq!(out.lines(), ["a:v1"], "{c:?} {name}");
+        // Lookups normalise (`a` is `docker.io/library/a:latest`)...
+        for name in [
+            "docker.io/library/a:v1",
+            "library/a:v1",
+            "index.docker.io/library/a:v1",
+        ] {
+            let out = cli(
+                &d,
+                c,
+                &["image", "inspect", "--format", "{{json .RepoTags}}", name],
+            )
+            .ok();
+            assert_eq!(out.out(), "[\"a:v1\"]\n", "{c:?} {name}");
         }
+        // ...but the `images REPO` filter matches the familiar name only, as in docker.
+        let out = cli(&d, c, &["images", "-q", "docker.io/library/a:v1"]).ok();
+        assert_eq!(out.out(), "", "{c:?}");
         cli(&d, c, &["tag", "a:v1", "localhost:5000/team/app:1.0"]).ok();
-        let out = cli(&d, c, &["images", "--format", "{{.Repository}}:{{.Tag}}", "localhost:5000/team/app"]).ok();
+        let out = cli(
+            &d,
+            c,
+            &[
+                "images",
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+                "localhost:5000/team/app",
+            ],
+        )
+        .ok();
         assert_eq!(out.lines(), ["localhost:5000/team/app:1.0"], "{c:?}");
         cli(&d, c, &["rmi", "localhost:5000/team/app:1.0"]).ok();
         let out = cli(&d, c, &["tag", "a:v1", "Bad/Upper"]).fails();
-        assert!(out.err().contains("must be lowercase") || out.err().contains("invalid reference format"), "{c:?}: {out}");
+        assert!(
+            out.err().contains("must be lowercase")
+                || out.err().contains("invalid reference format"),
+            "{c:?}: {out}"
+        );
     }
 }

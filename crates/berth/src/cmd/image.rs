@@ -5,11 +5,11 @@ use clap::Args;
 use serde::Deserialize;
 
 use super::{Ctx, filters_json, out, reference};
-use crate::format::template::{Format, context, value_of};
+use crate::format::template::{Format, context};
 use crate::format::{ellipsis, truncate_id, units};
 use crate::usage::{Arity, Exit};
 
-pub(crate) use super::image_io::{ImportArgs, LoadArgs, SaveArgs};
+pub(crate) use super::image_io::{ImportArgs, LoadArgs, SaveArgs, import, load, save};
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
@@ -31,7 +31,7 @@ pub(crate) struct ListArgs {
     /// Only show image IDs
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
-    #[arg(value_name = "REPOSITORY[:TAG]")]
+    #[arg(value_name = "REPOSITORY[:TAG]", hide = true)]
     pub args: Vec<String>,
 }
 
@@ -71,8 +71,7 @@ const IMAGE_HEADERS: [(&str, &str); 11] = [
     ("UniqueSize", "UNIQUE SIZE"),
 ];
 
-const IMAGE_TABLE: &str =
-    "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}";
+const IMAGE_TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}";
 const IMAGE_TABLE_DIGEST: &str = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}";
 
 pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
@@ -83,8 +82,14 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
     }
     let filters = filters_json(ctx, &filters)?;
     let client = ctx.client().await?;
-    let images: Vec<Summary> =
-        client.get("/images/json").query_flag("all", a.all).query_opt("filters", filters).send().await?.json().await?;
+    let images: Vec<Summary> = client
+        .get("/images/json")
+        .query_flag("all", a.all)
+        .query_opt("filters", filters)
+        .send()
+        .await?
+        .json()
+        .await?;
     let source = a.format.clone().unwrap_or_else(|| "table".into());
     let fmt_src = match source.as_str() {
         "table" if a.quiet => "{{.ID}}".to_string(),
@@ -99,7 +104,10 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
         }
     };
     let need_digest = a.digests || fmt_src.contains("{{.Digest}}");
-    let fmt = Format::parse(&fmt_src).map_err(|e| Exit { code: 1, message: e.to_string() })?;
+    let fmt = Format::parse_ctx(&fmt_src).map_err(|e| Exit {
+        code: 1,
+        message: e.to_string(),
+    })?;
     let now = units::now_unix();
     let mut rows = Vec::new();
     for img in &images {
@@ -107,14 +115,21 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
             rows.push(image_context(img, &repo, &tag, &digest, !a.no_trunc, now));
         }
     }
-    let text = fmt.render(&rows, &IMAGE_HEADERS).map_err(|e| Exit { code: 1, message: e.to_string() })?;
+    let text = fmt.render(&rows, &IMAGE_HEADERS).map_err(|e| Exit {
+        code: 1,
+        message: e.to_string(),
+    })?;
     out(&text);
     Ok(())
 }
 
 /// One row per repository:tag (and per digest when digests are shown), as docker's
 /// image formatter expands a summary; repositories keep the daemon's order.
-fn image_rows(img: &Summary, show_digests: bool, need_digest: bool) -> Vec<(String, String, String)> {
+fn image_rows(
+    img: &Summary,
+    show_digests: bool,
+    need_digest: bool,
+) -> Vec<(String, String, String)> {
     let tags = img.repo_tags.clone().unwrap_or_default();
     let digests = img.repo_digests.clone().unwrap_or_default();
     let dangling = (tags.is_empty() && digests.is_empty())
@@ -168,8 +183,19 @@ fn image_rows(img: &Summary, show_digests: bool, need_digest: bool) -> Vec<(Stri
     rows
 }
 
-fn image_context(img: &Summary, repo: &str, tag: &str, digest: &str, trunc: bool, now: f64) -> gotmpl::Value {
-    let id = if trunc { truncate_id(&img.id) } else { img.id.clone() };
+fn image_context(
+    img: &Summary,
+    repo: &str,
+    tag: &str,
+    digest: &str,
+    trunc: bool,
+    now: f64,
+) -> gotmpl::Value {
+    let id = if trunc {
+        truncate_id(&img.id)
+    } else {
+        img.id.clone()
+    };
     let na = |v: i64, f: &dyn Fn(i64) -> String| if v == -1 { "N/A".to_string() } else { f(v) };
     context(&[
         ("ID", id),
@@ -181,7 +207,10 @@ fn image_context(img: &Summary, repo: &str, tag: &str, digest: &str, trunc: bool
         ("Size", units::human_size_prec(img.size as f64, 3)),
         ("Containers", na(img.containers, &|v| v.to_string())),
         ("VirtualSize", units::human_size(img.size as f64)),
-        ("SharedSize", na(img.shared_size, &|v| units::human_size(v as f64))),
+        (
+            "SharedSize",
+            na(img.shared_size, &|v| units::human_size(v as f64)),
+        ),
         (
             "UniqueSize",
             if img.size == -1 || img.shared_size == -1 {
@@ -199,7 +228,11 @@ pub(crate) fn go_time_string(unix: i64) -> String {
     match Local.timestamp_opt(unix, 0).single() {
         Some(t) => {
             let off = t.offset().local_minus_utc();
-            let zone = if off == 0 { "UTC".to_string() } else { t.format("%z").to_string() };
+            let zone = if off == 0 {
+                "UTC".to_string()
+            } else {
+                t.format("%z").to_string()
+            };
             format!("{} {zone}", t.format("%Y-%m-%d %H:%M:%S %z"))
         }
         None => String::new(),
@@ -224,7 +257,7 @@ pub(crate) struct ImageInspectArgs {
     /// Inspect a specific platform of the multi-platform image
     #[arg(long = "platform", value_name = "string")]
     pub platform: Option<String>,
-    #[arg(value_name = "IMAGE")]
+    #[arg(value_name = "IMAGE", hide = true)]
     pub args: Vec<String>,
 }
 
@@ -239,24 +272,40 @@ pub(crate) struct InspectArgs {
     /// Only inspect objects of the given type
     #[arg(long = "type", value_name = "string")]
     pub kind: Option<String>,
-    #[arg(value_name = "NAME|ID")]
+    #[arg(value_name = "NAME|ID", hide = true)]
     pub args: Vec<String>,
 }
 
 pub(crate) async fn inspect_any(ctx: &Ctx, a: InspectArgs) -> Result<()> {
     if let Some(k) = a.kind.as_deref().filter(|k| *k != "image") {
-        return Err(Exit { code: 1, message: format!("\"{k}\" is not a valid value for --type") }.into());
+        return Err(Exit {
+            code: 1,
+            message: format!("\"{k}\" is not a valid value for --type"),
+        }
+        .into());
     }
-    let args = ImageInspectArgs { format: a.format, platform: None, args: a.args };
-    inspect(ctx, args).await
+    let args = ImageInspectArgs {
+        format: a.format,
+        platform: None,
+        args: a.args,
+    };
+    inspect_impl(ctx, args, true).await
 }
 
 pub(crate) async fn inspect(ctx: &Ctx, a: ImageInspectArgs) -> Result<()> {
+    inspect_impl(ctx, a, false).await
+}
+
+/// `generic` is `berth inspect`, which names a missing object as docker does.
+async fn inspect_impl(ctx: &Ctx, a: ImageInspectArgs, generic: bool) -> Result<()> {
     ctx.args(Arity::Min(1), a.args.len())?;
     let fmt = match a.format.as_deref() {
         None | Some("") => None,
         Some("json") => None,
-        Some(f) => Some(Format::parse(f).map_err(|e| Exit { code: 1, message: e.to_string() })?),
+        Some(f) => Some(Format::parse(f).map_err(|e| Exit {
+            code: 1,
+            message: e.to_string(),
+        })?),
     };
     let client = ctx.client().await?;
     let mut raws = Vec::new();
@@ -265,9 +314,8 @@ pub(crate) async fn inspect(ctx: &Ctx, a: ImageInspectArgs) -> Result<()> {
         let path = format!("/images/{}/json", berth_client::path_escape(name));
         match client.get(&path).send().await {
             Ok(resp) => raws.push(resp.bytes().await?),
-            Err(e @ berth_client::Error::Daemon { status: 404, .. }) => {
-                let _ = e;
-                errors.push(format!("Error: No such image: {name}"));
+            Err(berth_client::Error::Daemon { status: 404, .. }) if generic => {
+                errors.push(format!("Error: No such object: {name}"));
             }
             Err(e) => errors.push(e.to_string()),
         }
@@ -289,7 +337,10 @@ pub(crate) async fn inspect(ctx: &Ctx, a: ImageInspectArgs) -> Result<()> {
         Some(f) => {
             for r in &raws {
                 let v: serde_json::Value = serde_json::from_slice(r)?;
-                let s = f.execute(&value_of(&v)).map_err(|e| Exit { code: 1, message: e.to_string() })?;
+                let s = f.execute_json(&v).map_err(|e| Exit {
+                    code: 1,
+                    message: e.to_string(),
+                })?;
                 text.push_str(&s);
                 text.push('\n');
             }
@@ -297,7 +348,11 @@ pub(crate) async fn inspect(ctx: &Ctx, a: ImageInspectArgs) -> Result<()> {
     }
     out(&text);
     if !errors.is_empty() {
-        return Err(Exit { code: 1, message: errors.join("\n") }.into());
+        return Err(Exit {
+            code: 1,
+            message: errors.join("\n"),
+        }
+        .into());
     }
     Ok(())
 }
@@ -308,7 +363,7 @@ pub(crate) struct HistoryArgs {
     #[arg(long = "format", value_name = "string")]
     pub format: Option<String>,
     /// Print sizes and dates in human readable format
-    #[arg(short = 'H', long = "human", value_name = "bool", default_value = "true", default_missing_value = "true", num_args = 0..=1, require_equals = true, action = clap::ArgAction::Set)]
+    #[arg(short = 'H', long = "human", value_name = "bool", default_value = "true", default_missing_value = "true", num_args = 0..=1, require_equals = true, action = clap::ArgAction::Set, value_parser = go_bool("-H, --human"))]
     pub human: bool,
     /// Don't truncate output
     #[arg(long = "no-trunc")]
@@ -319,8 +374,21 @@ pub(crate) struct HistoryArgs {
     /// Show history for the given platform
     #[arg(long = "platform", value_name = "string")]
     pub platform: Option<String>,
-    #[arg(value_name = "IMAGE")]
+    #[arg(value_name = "IMAGE", hide = true)]
     pub args: Vec<String>,
+}
+
+/// A value parser accepting what Go's `strconv.ParseBool` accepts, with pflag's error.
+pub(crate) fn go_bool(
+    flag: &'static str,
+) -> impl Fn(&str) -> Result<bool, String> + Clone + Send + Sync + 'static {
+    move |s: &str| match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "invalid argument \"{s}\" for \"{flag}\" flag: strconv.ParseBool: parsing \"{s}\": invalid syntax"
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -350,7 +418,13 @@ pub(crate) async fn history(ctx: &Ctx, a: HistoryArgs) -> Result<()> {
     ctx.args(Arity::Exact(1), a.args.len())?;
     let client = ctx.client().await?;
     let path = format!("/images/{}/history", berth_client::path_escape(&a.args[0]));
-    let items: Vec<HistoryItem> = client.get(&path).query_opt("platform", a.platform.as_ref()).send().await?.json().await?;
+    let items: Vec<HistoryItem> = client
+        .get(&path)
+        .query_opt("platform", a.platform.as_ref())
+        .send()
+        .await?
+        .json()
+        .await?;
     let src = match a.format.as_deref() {
         None | Some("table") | Some("") if a.quiet => "{{.ID}}".to_string(),
         None | Some("table") | Some("") => {
@@ -358,7 +432,10 @@ pub(crate) async fn history(ctx: &Ctx, a: HistoryArgs) -> Result<()> {
         }
         Some(f) => f.to_string(),
     };
-    let fmt = Format::parse(&src).map_err(|e| Exit { code: 1, message: e.to_string() })?;
+    let fmt = Format::parse_ctx(&src).map_err(|e| Exit {
+        code: 1,
+        message: e.to_string(),
+    })?;
     let now = units::now_unix();
     let trunc = !a.no_trunc;
     let rows: Vec<_> = items
@@ -366,28 +443,57 @@ pub(crate) async fn history(ctx: &Ctx, a: HistoryArgs) -> Result<()> {
         .map(|h| {
             let created_by = h.created_by.replace('\t', " ");
             context(&[
-                ("ID", if trunc { truncate_id(&h.id) } else { h.id.clone() }),
+                (
+                    "ID",
+                    if trunc {
+                        truncate_id(&h.id)
+                    } else {
+                        h.id.clone()
+                    },
+                ),
                 (
                     "CreatedSince",
-                    if a.human { units::since(h.created, now) } else { rfc3339_local(h.created) },
+                    if a.human {
+                        units::since(h.created, now)
+                    } else {
+                        rfc3339_local(h.created)
+                    },
                 ),
                 ("CreatedAt", rfc3339_local(h.created)),
-                ("CreatedBy", if trunc { ellipsis(&created_by, 45) } else { created_by }),
+                (
+                    "CreatedBy",
+                    if trunc {
+                        ellipsis(&created_by, 45)
+                    } else {
+                        created_by
+                    },
+                ),
                 (
                     "Size",
-                    if a.human { units::human_size_prec(h.size as f64, 3) } else { h.size.to_string() },
+                    if a.human {
+                        units::human_size_prec(h.size as f64, 3)
+                    } else {
+                        h.size.to_string()
+                    },
                 ),
                 ("Comment", h.comment.clone()),
             ])
         })
         .collect();
-    out(&fmt.render(&rows, &HISTORY_HEADERS).map_err(|e| Exit { code: 1, message: e.to_string() })?);
+    let mut headers = HISTORY_HEADERS;
+    if !a.human {
+        headers[1].1 = "CREATED AT";
+    }
+    out(&fmt.render(&rows, &headers).map_err(|e| Exit {
+        code: 1,
+        message: e.to_string(),
+    })?);
     Ok(())
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct TagArgs {
-    #[arg(value_name = "IMAGE")]
+    #[arg(value_name = "IMAGE", hide = true)]
     pub args: Vec<String>,
 }
 
@@ -411,7 +517,12 @@ pub(crate) async fn tag(ctx: &Ctx, a: TagArgs) -> Result<()> {
     })?;
     let client = ctx.client().await?;
     let path = format!("/images/{}/tag", berth_client::path_escape(source));
-    client.post(&path).query("repo", repo).query("tag", tag).send().await?;
+    client
+        .post(&path)
+        .query("repo", repo)
+        .query("tag", tag)
+        .send()
+        .await?;
     Ok(())
 }
 
@@ -426,7 +537,7 @@ pub(crate) struct RmArgs {
     /// Remove only the given platform variant
     #[arg(long = "platform", value_name = "strings")]
     pub platform: Vec<String>,
-    #[arg(value_name = "IMAGE")]
+    #[arg(value_name = "IMAGE", hide = true)]
     pub args: Vec<String>,
 }
 
@@ -446,7 +557,12 @@ pub(crate) async fn rm(ctx: &Ctx, a: RmArgs) -> Result<()> {
     let mut fatal = false;
     for name in &a.args {
         let path = format!("/images/{}", berth_client::path_escape(name));
-        let res = client.delete(&path).query_flag("force", a.force).query_flag("noprune", a.no_prune).send().await;
+        let res = client
+            .delete(&path)
+            .query_flag("force", a.force)
+            .query_flag("noprune", a.no_prune)
+            .send()
+            .await;
         let res = match res {
             Ok(r) => r.json::<Vec<DeleteItem>>().await,
             Err(e) => Err(e),
@@ -474,7 +590,11 @@ pub(crate) async fn rm(ctx: &Ctx, a: RmArgs) -> Result<()> {
     if !errors.is_empty() {
         let msg = errors.join("\n");
         if !a.force || fatal {
-            return Err(Exit { code: 1, message: msg }.into());
+            return Err(Exit {
+                code: 1,
+                message: msg,
+            }
+            .into());
         }
         eprintln!("{msg}");
     }
@@ -519,7 +639,13 @@ pub(crate) async fn prune(ctx: &Ctx, a: PruneArgs) -> Result<()> {
         return Ok(());
     }
     let client = ctx.client().await?;
-    let report: PruneReport = client.post("/images/prune").query_opt("filters", filters).send().await?.json().await?;
+    let report: PruneReport = client
+        .post("/images/prune")
+        .query_opt("filters", filters)
+        .send()
+        .await?
+        .json()
+        .await?;
     let mut text = String::new();
     let deleted = report.images_deleted.unwrap_or_default();
     if !deleted.is_empty() {
@@ -533,7 +659,10 @@ pub(crate) async fn prune(ctx: &Ctx, a: PruneArgs) -> Result<()> {
         }
         text.push('\n');
     }
-    text.push_str(&format!("Total reclaimed space: {}\n", units::human_size(report.space_reclaimed as f64)));
+    text.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        units::human_size(report.space_reclaimed as f64)
+    ));
     out(&text);
     Ok(())
 }
@@ -570,7 +699,11 @@ mod tests {
         let need = digests || format.contains("{{.Digest}}");
         let rows: Vec<_> = imgs
             .iter()
-            .flat_map(|i| image_rows(i, digests, need).into_iter().map(move |(r, t, d)| (i, r, t, d)))
+            .flat_map(|i| {
+                image_rows(i, digests, need)
+                    .into_iter()
+                    .map(move |(r, t, d)| (i, r, t, d))
+            })
             .map(|(i, r, t, d)| image_context(i, &r, &t, &d, true, 1_000.0 + 3.0 * 7.0 * 86400.0))
             .collect();
         fmt.render(&rows, &IMAGE_HEADERS).unwrap()
@@ -579,7 +712,10 @@ mod tests {
     #[test]
     fn images_table() {
         let imgs = [
-            summary(&["busybox:latest", "busybox:1", "localhost:5000/bb:v1"], &["busybox@sha256:aaaa"]),
+            summary(
+                &["busybox:latest", "busybox:1", "localhost:5000/bb:v1"],
+                &["busybox@sha256:aaaa"],
+            ),
             summary(&[], &[]),
             summary(&[], &["only/digest@sha256:bbbb"]),
         ];
@@ -604,6 +740,10 @@ mod tests {
         expect![[r#"
             <none> "<none>" 4.261MB N/A
         "#]]
-        .assert_eq(&table(&imgs[1..2], "{{.Repository}} {{json .Tag}} {{.VirtualSize}} {{.UniqueSize}}", false));
+        .assert_eq(&table(
+            &imgs[1..2],
+            "{{.Repository}} {{json .Tag}} {{.VirtualSize}} {{.UniqueSize}}",
+            false,
+        ));
     }
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod events;
 pub(crate) mod image;
+pub(crate) mod image_io;
 pub(crate) mod reference;
 pub(crate) mod system;
 
@@ -22,7 +23,12 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub(crate) fn new(host: Host, default_host: bool, path: Vec<String>) -> Ctx {
-        Ctx { host, default_host, path, client: OnceCell::new() }
+        Ctx {
+            host,
+            default_host,
+            path,
+            client: OnceCell::new(),
+        }
     }
 
     /// The client, after version negotiation; starts the daemon when allowed.
@@ -32,7 +38,9 @@ impl Ctx {
                 let client = Client::new(self.host.clone());
                 match client.negotiate().await {
                     Ok(_) => Ok(client),
-                    Err(e) if e.is_connect() && self.default_host && crate::autostart::allowed() => {
+                    Err(e)
+                        if e.is_connect() && self.default_host && crate::autostart::allowed() =>
+                    {
                         crate::autostart::start(&client).await?;
                         client.negotiate().await?;
                         Ok(client)
@@ -52,7 +60,10 @@ impl Ctx {
     pub(crate) fn flag_error(&self, msg: &str) -> Exit {
         let p = usage::display_path(&self.path);
         let usage = crate::usage::usage_of(&self.path);
-        Exit { code: 125, message: format!("{msg}\n\nUsage:  {usage}\n\nRun '{p} --help' for more information") }
+        Exit {
+            code: 125,
+            message: format!("{msg}\n\nUsage:  {usage}\n\nRun '{p} --help' for more information"),
+        }
     }
 }
 

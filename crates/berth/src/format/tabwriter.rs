@@ -19,7 +19,11 @@ impl TabWriter {
     }
 
     pub(crate) fn new(minwidth: usize, padding: usize) -> Self {
-        TabWriter { minwidth, padding, text: String::new() }
+        TabWriter {
+            minwidth,
+            padding,
+            text: String::new(),
+        }
     }
 
     pub(crate) fn write(&mut self, s: &str) {
@@ -60,16 +64,13 @@ impl TabWriter {
 
     fn format_segment(&self, lines: &[Vec<&str>], out: &mut String, newline_last: bool) {
         let mut widths = Vec::new();
-        let mut pos = 0;
-        self.format(&mut widths, lines, &mut pos, 0, lines.len(), out, newline_last);
+        self.format(&mut widths, lines, 0, lines.len(), out, newline_last);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn format(
         &self,
         widths: &mut Vec<usize>,
         lines: &[Vec<&str>],
-        pos: &mut usize,
         mut line0: usize,
         line1: usize,
         out: &mut String,
@@ -91,7 +92,7 @@ impl TabWriter {
                 this += 1;
             }
             widths.push(width);
-            self.format(widths, lines, pos, line0, this, out, newline_last);
+            self.format(widths, lines, line0, this, out, newline_last);
             widths.pop();
             line0 = this;
         }
@@ -150,12 +151,18 @@ mod tests {
 
     #[test]
     fn header_only_and_empty_cells() {
-        check(10, 3, "A\tB\n", expect![[r#"
+        check(
+            10,
+            3,
+            "A\tB\n",
+            expect![[r#"
             A         B$
-        "#]]);
-        check(10, 3, "\t\tx\n", expect![[r#"
-                              x$
-        "#]]);
+        "#]],
+        );
+        // Two empty cells, each padded to the minimum width of 10.
+        let mut tw = TabWriter::table();
+        tw.write("\t\tx\n");
+        assert_eq!(tw.finish(), format!("{}x\n", " ".repeat(20)));
     }
 
     #[test]
@@ -186,10 +193,15 @@ mod tests {
                  Ünïcode:           z$
             "#]],
         );
-        check(1, 1, "a\tb\tc\nlong\td\n", expect![[r#"
+        check(
+            1,
+            1,
+            "a\tb\tc\nlong\td\n",
+            expect![[r#"
             a    b c$
             long d$
-        "#]]);
+        "#]],
+        );
         check(1, 2, "no newline\tat end", expect!["no newline  at end"]);
     }
 }

@@ -21,7 +21,11 @@ pub(crate) fn format_g(v: f64, precision: usize) -> String {
 }
 
 fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 const DECIMAL: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
@@ -116,10 +120,32 @@ mod tests {
 
     #[test]
     fn sizes() {
-        let cases = [0.0, 1.0, 999.0, 1000.0, 1024.0, 4_261_000.0, 4_265_000.0, 999_900.0, 1_234_567_890.0, 5.0e12, 123_456.0];
+        let cases = [
+            0.0,
+            1.0,
+            999.0,
+            1000.0,
+            1024.0,
+            4_261_000.0,
+            4_265_000.0,
+            999_900.0,
+            1_234_567_890.0,
+            5.0e12,
+            123_456.0,
+        ];
         let rows: Vec<_> = cases
             .iter()
-            .map(|&s| (format!("{s}"), format!("{} {} {}", human_size_prec(s, 3), human_size(s), bytes_size(s))))
+            .map(|&s| {
+                (
+                    format!("{s}"),
+                    format!(
+                        "{} {} {}",
+                        human_size_prec(s, 3),
+                        human_size(s),
+                        bytes_size(s)
+                    ),
+                )
+            })
             .collect();
         expect![[r#"
             0 => 0B 0B 0B
@@ -141,11 +167,31 @@ mod tests {
     fn durations() {
         let (m, h, d) = (60.0, 3600.0, 86400.0);
         let cases = [
-            0.45, 1.0, 47.0, 60.0, 3.0 * m, 35.0 * m + 40.0, h, h + 29.0 * m, h + 31.0 * m, 24.0 * h,
-            36.0 * h, 2.0 * d, 13.0 * d + 5.0 * h, 14.0 * d, 30.0 * d, 44.0 * d, 60.0 * d,
-            720.0 * d, 734.0 * d, 3.0 * 365.0 * d + 60.0 * d,
+            0.45,
+            1.0,
+            47.0,
+            60.0,
+            3.0 * m,
+            35.0 * m + 40.0,
+            h,
+            h + 29.0 * m,
+            h + 31.0 * m,
+            24.0 * h,
+            36.0 * h,
+            2.0 * d,
+            13.0 * d + 5.0 * h,
+            14.0 * d,
+            30.0 * d,
+            44.0 * d,
+            60.0 * d,
+            720.0 * d,
+            734.0 * d,
+            3.0 * 365.0 * d + 60.0 * d,
         ];
-        let rows: Vec<_> = cases.iter().map(|&s| (format!("{s}"), human_duration(s))).collect();
+        let rows: Vec<_> = cases
+            .iter()
+            .map(|&s| (format!("{s}"), human_duration(s)))
+            .collect();
         expect![[r#"
             0.45 => Less than a second
             1 => 1 second

@@ -1,0 +1,9 @@
+//! One module per API resource. Routes parse requests, call a backend, and convert
+//! to `berth-api` wire types; they hold no state of their own.
+
+pub mod events;
+pub mod images;
+pub mod system;
+
+#[cfg(test)]
+mod fake_tests;

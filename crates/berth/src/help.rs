@@ -1,0 +1,184 @@
+//! `--help` text laid out as docker's cobra templates lay it out: usage, the short
+//! description, aliases, command lists padded to 12 columns, and pflag-style option
+//! columns wrapped at 80 characters.
+
+use clap::{Arg, ArgAction, Command};
+
+/// Root commands by docker's categories; others are listed under "Commands".
+const COMMON: [&str; 3] = ["images", "version", "info"];
+const MANAGEMENT: [&str; 2] = ["image", "system"];
+
+/// Other spellings of a command, as docker lists them under "Aliases:".
+const ALIASES: [(&str, &str); 9] = [
+    ("images", "berth image ls, berth image list, berth images"),
+    ("image ls", "berth image ls, berth image list, berth images"),
+    ("tag", "berth image tag, berth tag"),
+    ("image tag", "berth image tag, berth tag"),
+    ("rmi", "berth image rm, berth image remove, berth rmi"),
+    ("image rm", "berth image rm, berth image remove, berth rmi"),
+    ("history", "berth image history, berth history"),
+    ("image history", "berth image history, berth history"),
+    ("events", "berth system events, berth events"),
+];
+
+/// The help text for the command at `path`.
+pub(crate) fn render(root: &Command, path: &[String]) -> String {
+    let mut cmd = root.clone();
+    for p in path {
+        match cmd.find_subcommand(p).cloned() {
+            Some(c) => cmd = c,
+            None => break,
+        }
+    }
+    let usage = cmd.get_override_usage().map(|u| u.to_string()).unwrap_or_default();
+    let usage = if path.is_empty() { "berth [OPTIONS] COMMAND".to_string() } else { usage };
+    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+    let mut s = format!("Usage:  {usage}\n\n{about}\n\n");
+    let key = path.join(" ");
+    if let Some((_, a)) = ALIASES.iter().find(|(k, _)| *k == key) {
+        s.push_str(&format!("Aliases:\n  {a}\n\n"));
+    }
+    let subs: Vec<&Command> = cmd.get_subcommands().filter(|c| !c.is_hide_set()).collect();
+    if !subs.is_empty() {
+        let line = |c: &Command| format!("  {:<11} {}\n", c.get_name(), c.get_about().map(|a| a.to_string()).unwrap_or_default());
+        if path.is_empty() {
+            let section = |title: &str, names: &[&str]| {
+                let mut t = format!("{title}:\n");
+                for n in names {
+                    if let Some(c) = subs.iter().find(|c| c.get_name() == *n) {
+                        t.push_str(&line(c));
+                    }
+                }
+                t.push('\n');
+                t
+            };
+            s.push_str(&section("Common Commands", &COMMON));
+            s.push_str(&section("Management Commands", &MANAGEMENT));
+            let mut rest: Vec<&str> = subs
+                .iter()
+                .map(|c| c.get_name())
+                .filter(|n| !COMMON.contains(n) && !MANAGEMENT.contains(n))
+                .collect();
+            rest.sort_unstable();
+            s.push_str(&section("Commands", &rest));
+        } else {
+            let mut subs = subs.clone();
+            subs.sort_by_key(|c| c.get_name().to_string());
+            s.push_str("Commands:\n");
+            for c in subs {
+                s.push_str(&line(c));
+            }
+            s.push('\n');
+        }
+    }
+    let opts: Vec<&Arg> = cmd
+        .get_arguments()
+        .filter(|a| !a.is_positional() && !a.is_hide_set() && a.get_id() != "help")
+        .collect();
+    if !opts.is_empty() {
+        s.push_str(if path.is_empty() { "Global Options:\n" } else { "Options:\n" });
+        s.push_str(&flag_usages(&opts));
+    }
+    if !subs.is_empty() {
+        let p = crate::usage::display_path(path);
+        s.push_str(&format!("\nRun '{p} COMMAND --help' for more information on a command.\n"));
+    }
+    s
+}
+
+/// pflag's `FlagUsagesWrapped(80)`: names, a value type, then the description in a
+/// column two spaces past the longest name, wrapped at 80 columns.
+fn flag_usages(opts: &[&Arg]) -> String {
+    let lefts: Vec<String> = opts
+        .iter()
+        .map(|a| {
+            let long = a.get_long().unwrap_or("");
+            let mut l = match a.get_short() {
+                Some(c) => format!("  -{c}, --{long}"),
+                None => format!("      --{long}"),
+            };
+            let takes_value = matches!(a.get_action(), ArgAction::Set | ArgAction::Append);
+            if takes_value && a.get_num_args().is_none_or(|n| n.min_values() > 0) {
+                if let Some(v) = a.get_value_names().and_then(|v| v.first()) {
+                    l.push(' ');
+                    l.push_str(v);
+                }
+            }
+            l
+        })
+        .collect();
+    let maxlen = lefts.iter().map(|l| l.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (a, l) in opts.iter().zip(lefts) {
+        let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+        out.push_str(&format!("{l}{}  {}\n", " ".repeat(maxlen - l.len()), wrap(maxlen + 2, 80, &help)));
+    }
+    out
+}
+
+fn wrap(indent: usize, width: usize, text: &str) -> String {
+    let avail = width.saturating_sub(indent).max(24);
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for w in text.split_whitespace() {
+        if !cur.is_empty() && cur.len() + 1 + w.len() > avail {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(w);
+    }
+    lines.push(cur);
+    lines.join(&format!("\n{}", " ".repeat(indent)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use expect_test::expect;
+
+    fn help(path: &str) -> String {
+        let p: Vec<String> = path.split_whitespace().map(str::to_string).collect();
+        render(&crate::cli::Cli::command(), &p)
+    }
+
+    #[test]
+    fn leaf_help_looks_like_docker() {
+        expect![[r#"
+            Usage:  berth image ls [OPTIONS] [REPOSITORY[:TAG]]
+
+            List images
+
+            Aliases:
+              berth image ls, berth image list, berth images
+
+            Options:
+              -a, --all             Show all images (default hides intermediate images)
+                  --digests         Show digests
+              -f, --filter filter   Filter output based on conditions provided
+                  --format string   Format output using a custom template
+                  --no-trunc        Don't truncate output
+              -q, --quiet           Only show image IDs
+        "#]]
+        .assert_eq(&help("image ls"));
+    }
+
+    #[test]
+    fn group_help_lists_commands() {
+        expect![[r#"
+            Usage:  berth system COMMAND
+
+            Manage berth
+
+            Commands:
+              df          Show berth disk usage
+              events      Get real time events from the server
+              info        Display system-wide information
+
+            Run 'berth system COMMAND --help' for more information on a command.
+        "#]]
+        .assert_eq(&help("system"));
+    }
+}
