@@ -162,7 +162,7 @@ impl<'a> RequestBuilder<'a> {
         let resp = sender
             .send_request(req)
             .await
-            .map_err(|e| Error::Http(e.to_string()))?;
+            .map_err(|e| Error::Http(chain(&e)))?;
         Ok(Response::new(resp))
     }
 }
@@ -201,4 +201,16 @@ where
         let _ = conn.with_upgrades().await;
     });
     Ok(sender)
+}
+
+/// An error with its causes, `outer: inner: innermost`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }

@@ -462,3 +462,69 @@ fn garbage_is_an_error() {
     assert!(fx.apply(&junk).is_err());
     fx.assert_outside_untouched();
 }
+
+/// Randomised hostile entries: names and link targets drawn from pieces that climb,
+/// loop and point outside (including at the sentinel itself). Each entry is applied
+/// as its own layer onto the same root, so later entries meet the links earlier ones
+/// made. Whatever applies or fails, nothing outside the root may change.
+#[test]
+fn random_hostile_layers_never_escape() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut applied = 0;
+    for _round in 0..40 {
+        let fx = Fixture::new();
+        let sentinel = fx.sentinel().display().to_string();
+        let pieces = [
+            "a", "b", "..", ".", "c", "/", &sentinel, "/etc", "sentinel", "file",
+        ];
+        let pick = |n: usize, next: &mut dyn FnMut() -> u64| -> String {
+            let k = 1 + (next() as usize) % n;
+            (0..k)
+                .map(|_| pieces[(next() as usize) % pieces.len()])
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        for _ in 0..25 {
+            let name = pick(3, &mut next);
+            let link = pick(4, &mut next);
+            if name.len() >= 100 || link.len() >= 100 {
+                continue;
+            }
+            let kind = match next() % 6 {
+                0 | 1 => EntryType::Symlink,
+                2 => EntryType::Link,
+                3 => EntryType::Directory,
+                _ => EntryType::Regular,
+            };
+            let data: &[u8] = if kind == EntryType::Regular {
+                b"pwned"
+            } else {
+                b""
+            };
+            // Raw header fields: `..` and absolute names reach the applier as written.
+            let mut h = Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            let old = h.as_old_mut();
+            old.name[..name.len()].copy_from_slice(name.as_bytes());
+            old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+            h.set_cksum();
+            let mut b = tar::Builder::new(Vec::new());
+            b.append(&h, data).unwrap();
+            if fx.apply(&b.into_inner().unwrap()).is_ok() {
+                applied += 1;
+            }
+            fx.assert_outside_untouched();
+        }
+        assert!(!Path::new("/etc/pwned").exists());
+    }
+    // Not vacuous: most entries apply (the rest fail on `..`, loops or bad links).
+    assert!(applied > 300, "only {applied} entries applied");
+}

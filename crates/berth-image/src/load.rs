@@ -24,6 +24,9 @@ use chrono::Utc;
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read};
 
+#[path = "load_legacy.rs"]
+mod legacy;
+
 /// Metadata files kept in memory rather than spooled.
 const SMALL_FILES: [&str; 4] = ["manifest.json", "index.json", "repositories", "oci-layout"];
 /// Largest JSON document (manifest, config, index) we read into memory.
@@ -91,6 +94,8 @@ enum LayerSource {
 struct PlannedImage {
     id: Digest,
     config_key: String,
+    /// A config built here (legacy archives) rather than read from the archive.
+    config_bytes: Option<Vec<u8>>,
     config: ImageConfig,
     layers: Vec<(Digest, LayerSource)>,
     tags: Vec<Reference>,
@@ -148,9 +153,7 @@ impl ImageStore {
         } else if p.spool.small.contains_key("index.json") {
             p.plan_oci()?
         } else if p.spool.small.contains_key("repositories") {
-            return Err(Error::invalid(
-                "load: archives from Docker before 1.10 (no manifest.json) are not supported",
-            ));
+            p.plan_legacy()?
         } else {
             return Err(Error::invalid(
                 "load: invalid archive: no manifest.json or index.json found",
@@ -275,6 +278,7 @@ impl Planner<'_> {
                 PlannedImage {
                     id,
                     config_key,
+                    config_bytes: None,
                     config,
                     layers,
                     tags,
@@ -336,6 +340,7 @@ impl Planner<'_> {
                 PlannedImage {
                     id,
                     config_key,
+                    config_bytes: None,
                     config,
                     layers,
                     tags,
@@ -412,40 +417,39 @@ impl Planner<'_> {
         name: &str,
         i: usize,
     ) -> Result<LayerSource> {
-        let mismatch = || {
-            Error::invalid(format!(
-                "load: layer {} of {name} does not match its diff_id",
-                i + 1
-            ))
-        };
+        let label = format!("layer {} of {name}", i + 1);
+        let (got, src) = self.layer_digest(key, &label)?;
+        if got != *diff {
+            return Err(Error::invalid(format!(
+                "load: {label} does not match its diff_id"
+            )));
+        }
+        Ok(src)
+    }
+
+    /// The uncompressed digest of the spooled layer file `key`. A compressed file is
+    /// decompressed once into a second ingest file (kept for the commit phase).
+    fn layer_digest(&mut self, key: &str, label: &str) -> Result<(Digest, LayerSource)> {
+        if let Some(d) = self.verified.get(key) {
+            return Ok((d.clone(), LayerSource::Decompressed));
+        }
         let ing = self.spool.files.get(key).ok_or_else(|| missing(key))?;
         let mut head = [0u8; 8];
         let mut f = ing.reader()?;
         let n = read_up_to(&mut f, &mut head).ctx(|| format!("load: read {key}"))?;
         if detect_bytes(&head[..n]) == Compression::None {
-            return if ing.digest == *diff {
-                Ok(LayerSource::Spooled(key.to_string()))
-            } else {
-                Err(mismatch())
-            };
-        }
-        if self.decompressed.contains_key(diff) && self.verified.get(key) == Some(diff) {
-            // The same compressed file, already verified for another image.
-            return Ok(LayerSource::Decompressed);
+            return Ok((ing.digest.clone(), LayerSource::Spooled(key.to_string())));
         }
         let f = ing.reader()?;
-        let mut r = decompress(BufReader::with_capacity(BUF_SIZE, f))
-            .map_err(|e| Error::invalid(format!("load: layer {} of {name}: {e}", i + 1)))?;
+        let bad = |e: io::Error| Error::invalid(format!("load: {label}: {e}"));
+        let mut r = decompress(BufReader::with_capacity(BUF_SIZE, f)).map_err(bad)?;
         let mut w = self.store.inner.content.writer()?;
-        io::copy(&mut r, &mut w)
-            .map_err(|e| Error::invalid(format!("load: layer {} of {name}: {e}", i + 1)))?;
+        io::copy(&mut r, &mut w).map_err(bad)?;
         let out = w.finish()?;
-        if out.digest != *diff {
-            return Err(mismatch());
-        }
-        self.decompressed.insert(diff.clone(), out);
-        self.verified.insert(key.to_string(), diff.clone());
-        Ok(LayerSource::Decompressed)
+        let d = out.digest.clone();
+        self.decompressed.insert(d.clone(), out);
+        self.verified.insert(key.to_string(), d.clone());
+        Ok((d, LayerSource::Decompressed))
     }
 
     /// Everything verified: commit blobs, unpack, record, tag.
@@ -513,7 +517,9 @@ impl Planner<'_> {
                 size: info.size,
             });
         }
-        if !inner.content.has(&plan.id) {
+        if let Some(bytes) = &plan.config_bytes {
+            inner.content.put(bytes)?;
+        } else if !inner.content.has(&plan.id) {
             let ing = self
                 .spool
                 .files

@@ -725,11 +725,21 @@ fn failed_imports_leave_nothing_behind() {
     let (dir, s) = store();
     let tar = rootfs_tar(&[("f", &[3u8; 50_000]), ("g", b"x")]);
     let gz = gzip(&tar);
-    for bad in [&gz[..gz.len() / 2], &tar[..2048], b"\x1f\x8bnot gzip at all"] {
-        let err = s.import(&mut &bad[..], &ImportOptions::default()).unwrap_err();
+    for bad in [
+        &gz[..gz.len() / 2],
+        &tar[..2048],
+        b"\x1f\x8bnot gzip at all",
+    ] {
+        let err = s
+            .import(&mut &bad[..], &ImportOptions::default())
+            .unwrap_err();
         assert_eq!(err.kind(), berth_stdx::ErrorKind::InvalidArgument, "{err}");
         assert!(s.list().is_empty());
-        assert!(disk_state(dir.path()).is_empty(), "{:?}", disk_state(dir.path()));
+        assert!(
+            disk_state(dir.path()).is_empty(),
+            "{:?}",
+            disk_state(dir.path())
+        );
     }
     // A hostile layer is refused the same way.
     let mut evil = tar::Builder::new(Vec::new());
@@ -743,4 +753,62 @@ fn failed_imports_leave_nothing_behind() {
     assert!(s.import(&mut &evil[..], &ImportOptions::default()).is_err());
     assert!(disk_state(dir.path()).is_empty());
     assert!(!dir.path().join("escape").exists());
+}
+
+#[test]
+fn loads_pre_1_10_archives_from_repositories() {
+    let (_d, s) = store();
+    let base = "a".repeat(64);
+    let top = "b".repeat(64);
+    let layer = rootfs_tar(&[("bin/sh", b"sh")]);
+    let empty = rootfs_tar(&[]);
+    let base_json = format!(
+        r##"{{"id":"{base}","created":"2015-01-01T00:00:00Z","container_config":{{"Cmd":["/bin/sh","-c","#(nop) ADD file:x in /"]}},"architecture":"amd64","os":"linux","Size":2}}"##
+    );
+    let top_json = format!(
+        r##"{{"id":"{top}","parent":"{base}","created":"2015-01-02T00:00:00Z","container_config":{{"Cmd":["/bin/sh","-c","#(nop) CMD [\"sh\"]"]}},"config":{{"Cmd":["sh"]}},"docker_version":"1.9.1","architecture":"amd64","os":"linux","Size":0}}"##
+    );
+    let repos = format!(r#"{{"old":{{"1.9":"{top}"}}}}"#);
+    let ar = archive(&[
+        (&format!("{base}/VERSION"), b"1.0".to_vec()),
+        (&format!("{base}/json"), base_json.into_bytes()),
+        (&format!("{base}/layer.tar"), layer.clone()),
+        (&format!("{top}/json"), top_json.into_bytes()),
+        (&format!("{top}/layer.tar"), empty.clone()),
+        ("repositories", repos.into_bytes()),
+    ]);
+    let loaded = s.load(&mut &gzip(&ar)[..], &mut |_| {}).unwrap();
+    assert_eq!(loaded[0].tags[0].familiar(), "old:1.9");
+    let img = s.get(&loaded[0].id).unwrap();
+    assert_eq!(
+        img.config.rootfs.diff_ids,
+        vec![Digest::sha256_of(&layer), Digest::sha256_of(&empty)]
+    );
+    assert_eq!(
+        img.config.config.as_ref().unwrap().cmd.as_deref().unwrap(),
+        ["sh"]
+    );
+    assert!(img.config.extra.contains_key("docker_version"));
+    assert!(!img.config.extra.contains_key("id") && !img.config.extra.contains_key("parent"));
+    let h = s.history(&img.id).unwrap();
+    assert_eq!(h[0].created_by, "/bin/sh -c #(nop) CMD [\"sh\"]");
+    assert_eq!(h[1].size, 2);
+    assert!(s.layer_dirs(&img.id).unwrap()[0].join("bin/sh").is_file());
+    // A parent missing from the archive is a clear error.
+    let broken = archive(&[
+        (
+            &format!("{top}/json"),
+            format!(r#"{{"id":"{top}","parent":"{base}"}}"#).into_bytes(),
+        ),
+        (&format!("{top}/layer.tar"), empty),
+        (
+            "repositories",
+            format!(r#"{{"x":{{"1":"{top}"}}}}"#).into_bytes(),
+        ),
+    ]);
+    let err = s.load(&mut &broken[..], &mut |_| {}).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("load: manifest names missing file \"{base}/json\"")
+    );
 }

@@ -9,7 +9,16 @@ const COMMON: [&str; 3] = ["images", "version", "info"];
 const MANAGEMENT: [&str; 2] = ["image", "system"];
 
 /// Other spellings of a command, as docker lists them under "Aliases:".
-const ALIASES: [(&str, &str); 9] = [
+const ALIASES: [(&str, &str); 18] = [
+    ("info", "berth system info, berth info"),
+    ("system info", "berth system info, berth info"),
+    ("system events", "berth system events, berth events"),
+    ("save", "berth image save, berth save"),
+    ("image save", "berth image save, berth save"),
+    ("load", "berth image load, berth load"),
+    ("image load", "berth image load, berth load"),
+    ("import", "berth image import, berth import"),
+    ("image import", "berth image import, berth import"),
     ("images", "berth image ls, berth image list, berth images"),
     ("image ls", "berth image ls, berth image list, berth images"),
     ("tag", "berth image tag, berth tag"),
@@ -30,8 +39,15 @@ pub(crate) fn render(root: &Command, path: &[String]) -> String {
             None => break,
         }
     }
-    let usage = cmd.get_override_usage().map(|u| u.to_string()).unwrap_or_default();
-    let usage = if path.is_empty() { "berth [OPTIONS] COMMAND".to_string() } else { usage };
+    let usage = cmd
+        .get_overridden_usage()
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let usage = if path.is_empty() {
+        "berth [OPTIONS] COMMAND".to_string()
+    } else {
+        usage
+    };
     let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
     let mut s = format!("Usage:  {usage}\n\n{about}\n\n");
     let key = path.join(" ");
@@ -40,7 +56,13 @@ pub(crate) fn render(root: &Command, path: &[String]) -> String {
     }
     let subs: Vec<&Command> = cmd.get_subcommands().filter(|c| !c.is_hide_set()).collect();
     if !subs.is_empty() {
-        let line = |c: &Command| format!("  {:<11} {}\n", c.get_name(), c.get_about().map(|a| a.to_string()).unwrap_or_default());
+        let line = |c: &Command| {
+            format!(
+                "  {:<11} {}\n",
+                c.get_name(),
+                c.get_about().map(|a| a.to_string()).unwrap_or_default()
+            )
+        };
         if path.is_empty() {
             let section = |title: &str, names: &[&str]| {
                 let mut t = format!("{title}:\n");
@@ -76,18 +98,31 @@ pub(crate) fn render(root: &Command, path: &[String]) -> String {
         .filter(|a| !a.is_positional() && !a.is_hide_set() && a.get_id() != "help")
         .collect();
     if !opts.is_empty() {
-        s.push_str(if path.is_empty() { "Global Options:\n" } else { "Options:\n" });
+        s.push_str(if path.is_empty() {
+            "Global Options:\n"
+        } else {
+            "Options:\n"
+        });
         s.push_str(&flag_usages(&opts));
+    }
+    if subs.is_empty() && opts.is_empty() {
+        // Nothing follows the aliases: no blank line at the end, as in docker.
+        while s.ends_with("\n\n") {
+            s.pop();
+        }
     }
     if !subs.is_empty() {
         let p = crate::usage::display_path(path);
-        s.push_str(&format!("\nRun '{p} COMMAND --help' for more information on a command.\n"));
+        let gap = if opts.is_empty() { "" } else { "\n" };
+        s.push_str(&format!(
+            "{gap}Run '{p} COMMAND --help' for more information on a command.\n"
+        ));
     }
     s
 }
 
 /// pflag's `FlagUsagesWrapped(80)`: names, a value type, then the description in a
-/// column two spaces past the longest name, wrapped at 80 columns.
+/// column three spaces past the longest name, wrapped at 80 columns.
 fn flag_usages(opts: &[&Arg]) -> String {
     let lefts: Vec<String> = opts
         .iter()
@@ -98,11 +133,12 @@ fn flag_usages(opts: &[&Arg]) -> String {
                 None => format!("      --{long}"),
             };
             let takes_value = matches!(a.get_action(), ArgAction::Set | ArgAction::Append);
-            if takes_value && a.get_num_args().is_none_or(|n| n.min_values() > 0) {
-                if let Some(v) = a.get_value_names().and_then(|v| v.first()) {
-                    l.push(' ');
-                    l.push_str(v);
-                }
+            let value = a.get_value_names().and_then(|v| v.first());
+            if let Some(v) =
+                value.filter(|_| takes_value && a.get_num_args().is_none_or(|n| n.min_values() > 0))
+            {
+                l.push(' ');
+                l.push_str(v);
             }
             l
         })
@@ -110,28 +146,90 @@ fn flag_usages(opts: &[&Arg]) -> String {
     let maxlen = lefts.iter().map(|l| l.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (a, l) in opts.iter().zip(lefts) {
-        let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
-        out.push_str(&format!("{l}{}  {}\n", " ".repeat(maxlen - l.len()), wrap(maxlen + 2, 80, &help)));
+        let mut help = a
+            .get_long_help()
+            .or(a.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        if let Some(d) = a
+            .get_default_values()
+            .first()
+            .filter(|_| a.get_long() != Some("help"))
+        {
+            help.push_str(&format!(" (default {})", d.to_string_lossy()));
+        }
+        out.push_str(&format!(
+            "{l}{}   {}\n",
+            " ".repeat(maxlen - l.len()),
+            wrap(maxlen + 3, 80, &help)
+        ));
     }
     out
 }
 
-fn wrap(indent: usize, width: usize, text: &str) -> String {
-    let avail = width.saturating_sub(indent).max(24);
-    let mut lines: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    for w in text.split_whitespace() {
-        if !cur.is_empty() && cur.len() + 1 + w.len() > avail {
-            lines.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(' ');
-        }
-        cur.push_str(w);
+/// pflag's `wrap`: the usage is one string (newlines included) cut into pieces of
+/// at most `width - indent - 5` bytes, with 5 bytes of slop before a cut is needed;
+/// a cut happens at the last newline or, failing that, the last space.
+fn wrap(mut indent: usize, width: usize, text: &str) -> String {
+    let mut avail = width.saturating_sub(indent);
+    let mut r = String::new();
+    if avail < 24 {
+        indent = 16;
+        avail = width.saturating_sub(indent);
+        r.push('\n');
+        r.push_str(&" ".repeat(indent));
     }
-    lines.push(cur);
-    lines.join(&format!("\n{}", " ".repeat(indent)))
+    let pad = format!("\n{}", " ".repeat(indent));
+    if avail < 24 {
+        return r + &text.replace('\n', &pad);
+    }
+    let slop = 5;
+    let limit = avail - slop;
+    let mut rest = text;
+    let mut first = true;
+    while !rest.is_empty() {
+        let (piece, next) = wrap_once(limit, slop, rest);
+        if !first {
+            r.push_str(&pad);
+        }
+        r.push_str(&piece.replace('\n', &pad));
+        first = false;
+        rest = next;
+    }
+    r
 }
+
+fn wrap_once(limit: usize, slop: usize, s: &str) -> (&str, &str) {
+    if limit + slop > s.len() {
+        return (s, "");
+    }
+    let mut end = limit;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &s[..end];
+    let Some(w) = head.rfind([' ', '\t', '\n']).filter(|w| *w > 0) else {
+        return (s, "");
+    };
+    match head.rfind('\n') {
+        Some(nl) if nl > 0 && nl < w => (&s[..nl], &s[nl + 1..]),
+        _ => (&s[..w], &s[w + 1..]),
+    }
+}
+
+/// docker's help text for `--format` on inspect-like commands.
+pub(crate) const INSPECT_FORMAT_HELP: &str = "Format output using a custom template:\n\
+'json':             Print in JSON format\n\
+'TEMPLATE':         Print output using the given Go template.\n\
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
+
+/// docker's help text for `--format` on list commands.
+pub(crate) const FORMAT_HELP: &str = "Format output using a custom template:\n\
+'table':            Print output in table format with column headers (default)\n\
+'table TEMPLATE':   Print output in table format using the given Go template\n\
+'json':             Print in JSON format\n\
+'TEMPLATE':         Print output using the given Go template.\n\
+Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates";
 
 #[cfg(test)]
 mod tests {
@@ -158,7 +256,17 @@ mod tests {
               -a, --all             Show all images (default hides intermediate images)
                   --digests         Show digests
               -f, --filter filter   Filter output based on conditions provided
-                  --format string   Format output using a custom template
+                  --format string   Format output using a custom template:
+                                    'table':            Print output in table format
+                                    with column headers (default)
+                                    'table TEMPLATE':   Print output in table format
+                                    using the given Go template
+                                    'json':             Print in JSON format
+                                    'TEMPLATE':         Print output using the given
+                                    Go template.
+                                    Refer to https://docs.docker.com/go/formatting/
+                                    for more information about formatting output with
+                                    templates
                   --no-trunc        Don't truncate output
               -q, --quiet           Only show image IDs
         "#]]

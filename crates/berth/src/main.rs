@@ -7,6 +7,7 @@ mod cmd;
 mod daemon_cmd;
 mod format;
 mod help;
+mod shim_cmd;
 mod usage;
 
 use clap::Parser;
@@ -17,6 +18,10 @@ use usage::Exit;
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
+    // Hidden, and before anything else: the shim forks and must stay single-threaded.
+    if argv.get(1).map(String::as_str) == Some("shim") {
+        std::process::exit(shim_cmd::main(&argv[2..]));
+    }
     let rest = argv.get(1..).unwrap_or_default().to_vec();
     let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,

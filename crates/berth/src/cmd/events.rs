@@ -14,7 +14,7 @@ pub(crate) struct EventsArgs {
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
     /// Format output using a custom template
-    #[arg(long = "format", value_name = "string")]
+    #[arg(long = "format", value_name = "string", long_help = crate::help::INSPECT_FORMAT_HELP)]
     pub format: Option<String>,
     /// Show all events created since timestamp
     #[arg(long = "since", value_name = "string")]

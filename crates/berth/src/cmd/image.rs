@@ -23,7 +23,7 @@ pub(crate) struct ListArgs {
     #[arg(short = 'f', long = "filter", value_name = "filter")]
     pub filter: Vec<String>,
     /// Format output using a custom template
-    #[arg(long = "format", value_name = "string")]
+    #[arg(long = "format", value_name = "string", long_help = crate::help::FORMAT_HELP)]
     pub format: Option<String>,
     /// Don't truncate output
     #[arg(long = "no-trunc")]
@@ -252,10 +252,10 @@ pub(crate) fn rfc3339_local(unix: i64) -> String {
 #[derive(Debug, Args)]
 pub(crate) struct ImageInspectArgs {
     /// Format output using a custom template
-    #[arg(short = 'f', long = "format", value_name = "string")]
+    #[arg(short = 'f', long = "format", value_name = "string", long_help = crate::help::INSPECT_FORMAT_HELP)]
     pub format: Option<String>,
     /// Inspect a specific platform of the multi-platform image
-    #[arg(long = "platform", value_name = "string")]
+    #[arg(long = "platform", value_name = "string", hide = true)]
     pub platform: Option<String>,
     #[arg(value_name = "IMAGE", hide = true)]
     pub args: Vec<String>,
@@ -264,7 +264,7 @@ pub(crate) struct ImageInspectArgs {
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
     /// Format output using a custom template
-    #[arg(short = 'f', long = "format", value_name = "string")]
+    #[arg(short = 'f', long = "format", value_name = "string", long_help = crate::help::INSPECT_FORMAT_HELP)]
     pub format: Option<String>,
     /// Display total file sizes if the type is container
     #[arg(short = 's', long = "size")]
@@ -360,7 +360,7 @@ async fn inspect_impl(ctx: &Ctx, a: ImageInspectArgs, generic: bool) -> Result<(
 #[derive(Debug, Args)]
 pub(crate) struct HistoryArgs {
     /// Format output using a custom template
-    #[arg(long = "format", value_name = "string")]
+    #[arg(long = "format", value_name = "string", long_help = crate::help::FORMAT_HELP)]
     pub format: Option<String>,
     /// Print sizes and dates in human readable format
     #[arg(short = 'H', long = "human", value_name = "bool", default_value = "true", default_missing_value = "true", num_args = 0..=1, require_equals = true, action = clap::ArgAction::Set, value_parser = go_bool("-H, --human"))]
@@ -372,7 +372,7 @@ pub(crate) struct HistoryArgs {
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
     /// Show history for the given platform
-    #[arg(long = "platform", value_name = "string")]
+    #[arg(long = "platform", value_name = "string", hide = true)]
     pub platform: Option<String>,
     #[arg(value_name = "IMAGE", hide = true)]
     pub args: Vec<String>,
@@ -535,7 +535,7 @@ pub(crate) struct RmArgs {
     #[arg(long = "no-prune")]
     pub no_prune: bool,
     /// Remove only the given platform variant
-    #[arg(long = "platform", value_name = "strings")]
+    #[arg(long = "platform", value_name = "strings", hide = true)]
     pub platform: Vec<String>,
     #[arg(value_name = "IMAGE", hide = true)]
     pub args: Vec<String>,

@@ -47,6 +47,9 @@ pub(crate) async fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
     for c in &a.change {
         req = req.query("changes", c);
     }
+    if !is_url && source != "-" {
+        not_a_directory(ctx, "Post", &req.uri(), source)?;
+    }
     let req = if is_url {
         req
     } else if source == "-" {
@@ -59,6 +62,25 @@ pub(crate) async fn import(ctx: &Ctx, a: ImportArgs) -> Result<()> {
         req.body_reader(f, "text/plain")
     };
     display_stream(req.send().await?).await
+}
+
+/// docker reads the file while sending and reports a directory as a failed POST.
+fn not_a_directory(ctx: &Ctx, method: &str, uri: &str, path: &str) -> Result<(), Exit> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    let base = match &ctx.host {
+        berth_client::Host::Unix(p) => {
+            format!("http://{}", urlencoding::encode(&p.to_string_lossy()))
+        }
+        berth_client::Host::Tcp(a) => format!("http://{a}"),
+    };
+    Err(Exit {
+        code: 1,
+        message: format!(
+            "error during connect: {method} \"{base}{uri}\": read {path}: is a directory"
+        ),
+    })
 }
 
 fn io_msg(e: &std::io::Error) -> String {
@@ -75,7 +97,7 @@ pub(crate) struct SaveArgs {
     #[arg(short = 'o', long = "output", value_name = "string")]
     pub output: Option<String>,
     /// Save only the given platform variant
-    #[arg(long = "platform", value_name = "string")]
+    #[arg(long = "platform", value_name = "string", hide = true)]
     pub platform: Option<String>,
     #[arg(value_name = "IMAGE", hide = true)]
     pub args: Vec<String>,
@@ -94,6 +116,20 @@ pub(crate) async fn save(ctx: &Ctx, a: SaveArgs) -> Result<()> {
         }
         Some(p) if !p.is_empty() => {
             use std::os::unix::fs::FileTypeExt;
+            let dir = Path::new(p)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !dir.exists() {
+                return Err(Exit {
+                    code: 1,
+                    message: format!(
+                        "failed to save image: invalid output path: stat {}: no such file or directory",
+                        dir.display()
+                    ),
+                }
+                .into());
+            }
             if std::fs::metadata(p)
                 .map(|m| m.file_type().is_char_device())
                 .unwrap_or(false)
@@ -159,7 +195,7 @@ pub(crate) struct LoadArgs {
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
     /// Load only the given platform variant
-    #[arg(long = "platform", value_name = "string")]
+    #[arg(long = "platform", value_name = "string", hide = true)]
     pub platform: Option<String>,
     #[arg(hide = true)]
     pub args: Vec<String>,
@@ -187,6 +223,9 @@ pub(crate) async fn load(ctx: &Ctx, a: LoadArgs) -> Result<()> {
         .post("/images/load")
         .query_flag("quiet", quiet)
         .query_opt("platform", a.platform.as_ref());
+    if let Some(p) = a.input.as_deref().filter(|p| !p.is_empty()) {
+        not_a_directory(ctx, "Post", &req.uri(), p)?;
+    }
     let req = match file {
         Some(f) => req.body_reader(f, "application/x-tar"),
         None => req.body_reader(tokio::io::stdin(), "application/x-tar"),

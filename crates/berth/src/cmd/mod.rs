@@ -45,6 +45,9 @@ impl Ctx {
                         client.negotiate().await?;
                         Ok(client)
                     }
+                    // Like docker, a daemon that answers /_ping badly is still used
+                    // (unversioned paths); only an unreachable one is fatal here.
+                    Err(berth_client::Error::Daemon { .. }) => Ok(client),
                     Err(e) => Err(anyhow::Error::new(e)),
                 }
             })
@@ -79,7 +82,7 @@ pub(crate) fn filters_json(ctx: &Ctx, filters: &[String]) -> Result<Option<Strin
         let k = k.trim().to_lowercase();
         let entry = map.entry(k).or_insert_with(|| serde_json::json!({}));
         if let Some(obj) = entry.as_object_mut() {
-            obj.insert(v.to_string(), serde_json::Value::Bool(true));
+            obj.insert(v.trim().to_string(), serde_json::Value::Bool(true));
         }
     }
     if map.is_empty() {

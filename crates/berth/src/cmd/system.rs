@@ -13,7 +13,7 @@ use crate::usage::{Arity, Exit};
 #[derive(Debug, Args)]
 pub(crate) struct VersionArgs {
     /// Format output using a custom template
-    #[arg(short = 'f', long = "format", value_name = "string")]
+    #[arg(short = 'f', long = "format", value_name = "string", long_help = crate::help::INSPECT_FORMAT_HELP)]
     pub format: Option<String>,
     #[arg(hide = true)]
     pub args: Vec<String>,
@@ -182,7 +182,7 @@ fn server_section(s: &Value) -> String {
 #[derive(Debug, Args)]
 pub(crate) struct InfoArgs {
     /// Format output using a custom template
-    #[arg(short = 'f', long = "format", value_name = "string")]
+    #[arg(short = 'f', long = "format", value_name = "string", long_help = crate::help::INSPECT_FORMAT_HELP)]
     pub format: Option<String>,
     #[arg(hide = true)]
     pub args: Vec<String>,
@@ -388,7 +388,7 @@ fn server_info(i: &Value) -> String {
 #[derive(Debug, Args)]
 pub(crate) struct DfArgs {
     /// Format output using a custom template
-    #[arg(long = "format", value_name = "string")]
+    #[arg(long = "format", value_name = "string", long_help = crate::help::FORMAT_HELP)]
     pub format: Option<String>,
     /// Show detailed information on space usage
     #[arg(short = 'v', long = "verbose")]

@@ -1,0 +1,315 @@
+//! Turning a container record into what the shim needs: the mounted overlay rootfs,
+//! the generated `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` (bind-mounted
+//! from the container dir, as docker does), and the OCI bundle's `config.json`.
+//! Blocking; called from `spawn_blocking`.
+
+use std::path::{Path, PathBuf};
+
+use berth_runtime::cgroups::CgroupLayout;
+use berth_runtime::oci::Mount;
+use berth_runtime::rootfs::Overlay;
+use berth_runtime::spec::{
+    self, ContainerSpec, NetworkNamespace, ResourceLimits, SeccompMode, Ulimit,
+};
+use serde_json::Value;
+
+use super::record::Record;
+use crate::error::{Error, Result};
+
+/// Mounts the rootfs of `rec` in `dir` over the image's layer dirs.
+pub fn mount_rootfs(dir: &Path, layers: &[PathBuf]) -> Result<Overlay> {
+    let ov = Overlay::in_dir(dir, layers);
+    // A mount left by a previous run (daemon killed before it cleaned up) is replaced.
+    let _ = berth_runtime::rootfs::unmount(&ov.target);
+    ov.mount()
+        .map_err(|e| Error::internal(format!("mount rootfs: {e}")))?;
+    Ok(ov)
+}
+
+pub fn unmount_rootfs(dir: &Path) {
+    if let Err(e) = berth_runtime::rootfs::unmount(&dir.join("rootfs")) {
+        tracing::warn!("{e}");
+    }
+}
+
+fn strs(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The host facts spec generation needs.
+pub struct HostFacts {
+    pub cgroups: CgroupLayout,
+    pub arch: String,
+    pub kernel: (u32, u32),
+}
+
+impl HostFacts {
+    pub fn detect() -> HostFacts {
+        let cgroups = CgroupLayout::detect().unwrap_or(CgroupLayout::V2 {
+            root: PathBuf::from("/sys/fs/cgroup"),
+        });
+        let uts = nix::sys::utsname::uname().ok();
+        let release = uts
+            .as_ref()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut nums = release
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|s| s.parse::<u32>().ok());
+        let kernel = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        }
+        .to_string();
+        HostFacts {
+            cgroups,
+            arch,
+            kernel,
+        }
+    }
+}
+
+/// Writes hosts/hostname/resolv.conf into `dir` and returns their bind mounts.
+fn etc_files(dir: &Path, rec: &Record, hostname: &str) -> Result<Vec<Mount>> {
+    let net = rec.hc_str("NetworkMode");
+    let io = |e: std::io::Error| Error::internal(format!("write container files: {e}"));
+    let hosts = if net == "host" {
+        std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+    } else {
+        let mut extra = Vec::new();
+        for h in strs(rec.host_config.get("ExtraHosts")) {
+            if let Some((name, ip)) = h.rsplit_once(':').or_else(|| h.split_once('='))
+                && let Ok(ip) = ip.parse()
+            {
+                extra.push((name.to_string(), ip));
+            }
+        }
+        berth_net::hosts::render(&berth_net::hosts::HostsInput {
+            address: None,
+            hostname: hostname.to_string(),
+            domainname: rec.cfg_str("Domainname").to_string(),
+            extra,
+            ipv6: true,
+        })
+    };
+    std::fs::write(dir.join("hosts"), hosts).map_err(io)?;
+    std::fs::write(dir.join("hostname"), format!("{hostname}\n")).map_err(io)?;
+    let host_resolv =
+        berth_net::resolv::ResolvConf::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    let user = berth_net::resolv::DnsOptions {
+        servers: strs(rec.host_config.get("Dns"))
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect(),
+        search: strs(rec.host_config.get("DnsSearch")),
+        options: strs(rec.host_config.get("DnsOptions")),
+    };
+    let resolv = if net == "host" && user.servers.is_empty() {
+        host_resolv
+    } else {
+        berth_net::resolv::for_container(&host_resolv, &user, false)
+    };
+    std::fs::write(dir.join("resolv.conf"), resolv.render()).map_err(io)?;
+    Ok(["resolv.conf", "hostname", "hosts"]
+        .iter()
+        .map(|f| Mount {
+            destination: format!("/etc/{f}"),
+            kind: "bind".into(),
+            source: dir.join(f).display().to_string(),
+            options: vec!["rbind".into(), "rprivate".into()],
+        })
+        .collect())
+}
+
+/// The mounts of `--tmpfs` (`HostConfig.Tmpfs`: path -> options).
+fn tmpfs_mounts(rec: &Record) -> Vec<Mount> {
+    let Some(m) = rec.host_config.get("Tmpfs").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    m.iter()
+        .map(|(path, opts)| {
+            let mut options = vec!["nosuid".to_string(), "nodev".into(), "noexec".into()];
+            for o in opts.as_str().unwrap_or("").split(',').filter(|o| !o.is_empty()) {
+                options.retain(|x| !(o == "exec" && x == "noexec") && !(o == "suid" && x == "nosuid") && !(o == "dev" && x == "nodev"));
+                if !matches!(o, "exec" | "suid" | "dev") {
+                    options.push(o.to_string());
+                }
+            }
+            Mount {
+                destination: path.clone(),
+                kind: "tmpfs".into(),
+                source: "tmpfs".into(),
+                options,
+            }
+        })
+        .collect()
+}
+
+/// What the process runs as (resolved in the rootfs).
+pub fn resolve_user(rootfs: &Path, user: &str, group_add: &[String]) -> Result<berth_runtime::user::ExecUser> {
+    berth_runtime::user::resolve(rootfs, user, group_add).map_err(|e| Error::invalid(e.to_string()))
+}
+
+/// The process environment: the config's, plus PATH, HOSTNAME, TERM and HOME as docker adds them.
+pub fn process_env(env: &[String], hostname: &str, tty: bool, home: &str) -> Vec<String> {
+    let has = |k: &str| env.iter().any(|e| e.split('=').next() == Some(k));
+    let mut out = Vec::new();
+    if !has("PATH") {
+        out.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string());
+    }
+    if !hostname.is_empty() {
+        out.push(format!("HOSTNAME={hostname}"));
+    }
+    out.extend(env.iter().cloned());
+    if tty && !has("TERM") {
+        out.push("TERM=xterm".into());
+    }
+    if !has("HOME") {
+        out.push(format!("HOME={home}"));
+    }
+    out
+}
+
+/// Builds the container's spec input from its record.
+pub fn container_spec(dir: &Path, rootfs: &Path, rec: &Record) -> Result<ContainerSpec> {
+    let hc = &rec.host_config;
+    let hostname = {
+        let h = rec.cfg_str("Hostname");
+        if h.is_empty() { rec.id[..12].to_string() } else { h.to_string() }
+    };
+    let user = resolve_user(rootfs, rec.cfg_str("User"), &strs(hc.get("GroupAdd")))?;
+    let tty = rec.tty();
+    let env = process_env(&strs(rec.config.get("Env")), &hostname, tty, &user.home);
+    let mut args = vec![rec.path.clone()];
+    args.extend(rec.args.iter().cloned());
+
+    let mut no_new_privileges = false;
+    let mut seccomp = SeccompMode::Default;
+    for opt in strs(hc.get("SecurityOpt")) {
+        let (k, v) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), ""));
+        match k {
+            "no-new-privileges" => no_new_privileges = v.is_empty() || v == "true",
+            "seccomp" if v == "unconfined" => seccomp = SeccompMode::Unconfined,
+            "seccomp" => seccomp = SeccompMode::Profile(v.to_string()),
+            "apparmor" | "label" => {}
+            _ => return Err(Error::invalid(format!("invalid --security-opt: {opt:?}"))),
+        }
+    }
+    let ulimits = hc
+        .get("Ulimits")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|u| Ulimit {
+                    name: u.get("Name").and_then(Value::as_str).unwrap_or("").into(),
+                    soft: u.get("Soft").and_then(Value::as_i64).unwrap_or(0) as u64,
+                    hard: u.get("Hard").and_then(Value::as_i64).unwrap_or(0) as u64,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let network = match rec.hc_str("NetworkMode") {
+        "host" => NetworkNamespace::Host,
+        "none" | "" | "default" | "bridge" => NetworkNamespace::New,
+        other => {
+            return Err(Error::not_found(format!("network {other} not found")));
+        }
+    };
+    let mut mounts = etc_files(dir, rec, &hostname)?;
+    mounts.extend(tmpfs_mounts(rec));
+    Ok(ContainerSpec {
+        id: rec.id.clone(),
+        rootfs: rootfs.to_path_buf(),
+        args,
+        env,
+        cwd: rec.cfg_str("WorkingDir").to_string(),
+        uid: user.uid,
+        gid: user.gid,
+        additional_gids: user.additional_gids,
+        terminal: tty,
+        hostname,
+        domainname: rec.cfg_str("Domainname").to_string(),
+        readonly_rootfs: rec.hc_bool("ReadonlyRootfs"),
+        privileged: rec.hc_bool("Privileged"),
+        cap_add: strs(hc.get("CapAdd")),
+        cap_drop: strs(hc.get("CapDrop")),
+        no_new_privileges,
+        seccomp,
+        resources: ResourceLimits {
+            memory: rec.hc_i64("Memory"),
+            memory_swap: rec.hc_i64("MemorySwap"),
+            memory_reservation: rec.hc_i64("MemoryReservation"),
+            nano_cpus: rec.hc_i64("NanoCpus"),
+            cpu_shares: rec.hc_i64("CpuShares").max(0) as u64,
+            cpu_quota: rec.hc_i64("CpuQuota"),
+            cpu_period: rec.hc_i64("CpuPeriod").max(0) as u64,
+            cpuset_cpus: rec.hc_str("CpusetCpus").to_string(),
+            cpuset_mems: rec.hc_str("CpusetMems").to_string(),
+            pids_limit: rec.hc_i64("PidsLimit"),
+        },
+        ulimits,
+        devices: Vec::new(),
+        shm_size: rec.hc_i64("ShmSize").max(0) as u64,
+        network,
+        mounts,
+        sysctls: hc
+            .get("Sysctls")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        oom_score_adj: match rec.hc_i64("OomScoreAdj") {
+            0 => None,
+            n => Some(n as i32),
+        },
+        cgroup_parent: rec.hc_str("CgroupParent").to_string(),
+    })
+}
+
+/// Generates and writes `<dir>/config.json` (the OCI bundle is the container dir).
+pub fn write_bundle(dir: &Path, cs: &ContainerSpec, host: &HostFacts) -> Result<()> {
+    let spec = spec::generate(
+        cs,
+        &spec::Host {
+            cgroups: &host.cgroups,
+            arch: &host.arch,
+            kernel: host.kernel,
+        },
+    )
+    .map_err(|e| Error::invalid(e.to_string()))?;
+    berth_stdx::atomic_write_json(&dir.join("config.json"), &spec)
+        .map_err(|e| Error::internal(format!("write bundle: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_gets_dockers_additions() {
+        let e = process_env(&["A=1".into()], "abc", true, "/root");
+        assert_eq!(
+            e,
+            vec![
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOSTNAME=abc",
+                "A=1",
+                "TERM=xterm",
+                "HOME=/root"
+            ]
+        );
+        let e = process_env(&["PATH=/x".into(), "HOME=/h".into()], "", false, "/root");
+        assert_eq!(e, vec!["PATH=/x", "HOME=/h"]);
+    }
+}
