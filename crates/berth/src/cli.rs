@@ -4,7 +4,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{events, image, system};
+use crate::cmd::{events, image, inspect, system};
 use crate::daemon_cmd;
 
 const HELP: &str = "Usage:  {usage}\n\n{about}\n\n{all-args}{after-help}";
@@ -72,7 +72,7 @@ pub(crate) enum Command {
     Image(ImageCommand),
     /// Return low-level information on berth objects
     #[command(override_usage = "berth inspect [OPTIONS] NAME|ID [NAME|ID...]", help_template = HELP)]
-    Inspect(image::InspectArgs),
+    Inspect(inspect::InspectArgs),
     /// Show the history of an image
     #[command(override_usage = "berth history [OPTIONS] IMAGE", help_template = HELP)]
     History(image::HistoryArgs),
@@ -95,6 +95,7 @@ pub(crate) enum Command {
     #[command(override_usage = "berth events [OPTIONS]", help_template = HELP)]
     Events(events::EventsArgs),
     /// Run the berth daemon
+    #[command(override_usage = "berth daemon [OPTIONS]", help_template = HELP)]
     Daemon(daemon_cmd::DaemonArgs),
 }
 
@@ -121,7 +122,7 @@ pub(crate) enum ImageCommand {
     Import(image::ImportArgs),
     /// Display detailed information on one or more images
     #[command(override_usage = "berth image inspect [OPTIONS] IMAGE [IMAGE...]", help_template = HELP)]
-    Inspect(image::ImageInspectArgs),
+    Inspect(inspect::ImageInspectArgs),
     /// Load an image from a tar archive or STDIN
     #[command(override_usage = "berth image load [OPTIONS]", help_template = HELP)]
     Load(image::LoadArgs),

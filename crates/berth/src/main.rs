@@ -13,7 +13,7 @@ mod usage;
 use clap::Parser;
 
 use cli::{Cli, Command, ImageCommand, SystemCommand};
-use cmd::{Ctx, events, image, system};
+use cmd::{Ctx, events, image, inspect, system};
 use usage::Exit;
 
 fn main() {
@@ -63,7 +63,8 @@ fn run(cli: Cli, rest: Vec<String>) -> i32 {
         return 0;
     }
     let Some(command) = cli.cmd else {
-        print!("{}", help::render(&<Cli as clap::CommandFactory>::command(), &[]));
+        let root = <Cli as clap::CommandFactory>::command();
+        print!("{}", help::render(&root, &[]));
         return 0;
     };
     if let Command::Daemon(args) = command {
@@ -121,8 +122,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
             events::events(ctx, a).await
         }
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => image::list(ctx, a).await,
-        Command::Inspect(a) => image::inspect_any(ctx, a).await,
-        Command::Image(ImageCommand::Inspect(a)) => image::inspect(ctx, a).await,
+        Command::Inspect(a) => inspect::inspect_any(ctx, a).await,
+        Command::Image(ImageCommand::Inspect(a)) => inspect::inspect(ctx, a).await,
         Command::History(a) | Command::Image(ImageCommand::History(a)) => {
             image::history(ctx, a).await
         }

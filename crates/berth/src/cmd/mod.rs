@@ -3,6 +3,7 @@
 pub(crate) mod events;
 pub(crate) mod image;
 pub(crate) mod image_io;
+pub(crate) mod inspect;
 pub(crate) mod reference;
 pub(crate) mod system;
 

@@ -14,6 +14,9 @@ pub(crate) struct Format {
     tmpl: Template,
     header: Option<Template>,
     order: KeyOrder,
+    /// The same template with `missingkey=error`, for docker's "typed struct first,
+    /// raw map if that fails" inspect evaluation.
+    strict: Option<Template>,
 }
 
 /// Template maps are sorted, but docker prints `{{json .Config}}` in the wire
@@ -75,16 +78,18 @@ impl Format {
             .replace("\\t", "\t")
             .replace("\\n", "\n");
         let order = KeyOrder::default();
-        let tmpl = build(&body, false, escape_contexts, order.clone())?;
+        let tmpl = build(&body, false, escape_contexts, order.clone(), false)?;
         let header = if table {
-            Some(build(&body, true, false, order.clone())?)
+            Some(build(&body, true, false, order.clone(), false)?)
         } else {
             None
         };
+        let strict = build(&body, false, escape_contexts, order.clone(), true).ok();
         Ok(Format {
             tmpl,
             header,
             order,
+            strict,
         })
     }
 
@@ -101,6 +106,28 @@ impl Format {
             record_order(data, &mut o);
         }
         self.execute(&value_of(data))
+    }
+
+    /// docker's inspect evaluation: the template runs on the typed view, where a
+    /// field the struct lacks is an error; then it runs again on the raw JSON.
+    pub(crate) fn execute_inspect(
+        &self,
+        typed: &serde_json::Value,
+        raw: &serde_json::Value,
+    ) -> Result<String, FormatError> {
+        if let Ok(mut o) = self.order.lock() {
+            record_order(typed, &mut o);
+        }
+        let Some(strict) = &self.strict else {
+            return self.execute(&value_of(raw));
+        };
+        if let Ok(s) = strict.execute_to_string(&value_of(typed)) {
+            return Ok(s);
+        }
+        // The raw map is strict too: a key in neither is docker's "map has no entry".
+        strict
+            .execute_to_string(&value_of(raw))
+            .map_err(|e| FormatError(e.to_string()))
     }
 
     /// Renders every item on its own line; for tables, with the header row first and
@@ -138,8 +165,12 @@ fn build(
     header: bool,
     escape_contexts: bool,
     order: KeyOrder,
+    strict: bool,
 ) -> Result<Template, FormatError> {
     let mut t = Template::new("");
+    if strict {
+        t = t.missing_key(gotmpl::MissingKey::Error);
+    }
     if header {
         // Header rendering passes titles through every docker function unchanged.
         for name in [
