@@ -8,6 +8,7 @@ use berth_image::ImageStore;
 use berth_stdx::LockFile;
 use tokio_util::sync::CancellationToken;
 
+use crate::containers::{ContainerManager, ManagerOptions};
 use crate::events::EventBus;
 use crate::images::ImageService;
 use crate::listen::{Listener, bind};
@@ -54,8 +55,24 @@ impl Daemon {
         let id =
             crate::host::engine_id(&opts.data_root).map_err(|e| format!("write engine id: {e}"))?;
         let events = EventBus::new();
+        let images: Arc<dyn crate::images::ImageBackend> =
+            Arc::new(ImageService::new(store, events.clone()));
+        let containers = Arc::new(ContainerManager::new(
+            ManagerOptions {
+                data_root: opts.data_root.clone(),
+                exec_root: opts.exec_root.clone(),
+                shim_binary: opts.shim_binary.clone(),
+                runtime: opts.runtime(),
+            },
+            images.clone(),
+            events.clone(),
+        ));
+        containers
+            .load()
+            .map_err(|e| format!("load containers from {}: {e}", opts.data_root.display()))?;
         let state = AppState {
-            images: Arc::new(ImageService::new(store, events.clone())),
+            images,
+            containers,
             events,
             info: Arc::new(DaemonInfo {
                 id,
@@ -109,6 +126,8 @@ impl Daemon {
             listeners.push(l);
         }
         self.write_pidfile()?;
+        // Live-restore: reconnect to the shims of running containers.
+        self.state.containers.restore().await;
         let mut state = self.state.clone();
         state.shutdown = shutdown.clone();
         let svc = app(state);

@@ -91,6 +91,33 @@ pub struct DaemonOptions {
     pub live_restore: bool,
     /// Keys of daemon.json that later subsystems read (`bip`, `dns`, `runtimes`, ...).
     pub file: Map<String, Value>,
+    /// The binary run as `<shim_binary> shim ...` for each container and exec.
+    pub shim_binary: PathBuf,
+}
+
+impl DaemonOptions {
+    /// The container runtime: daemon.json's `default-runtime` (`runc`, a path, or a
+    /// name from `runtimes`), else the embedded one.
+    pub fn runtime(&self) -> String {
+        let name = self
+            .file
+            .get("default-runtime")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if name.is_empty() || name == "embedded" || name == "berth" {
+            return "embedded".into();
+        }
+        if let Some(path) = self
+            .file
+            .get("runtimes")
+            .and_then(|r| r.get(name))
+            .and_then(|r| r.get("path"))
+            .and_then(Value::as_str)
+        {
+            return path.to_string();
+        }
+        name.to_string()
+    }
 }
 
 impl DaemonOptions {
@@ -106,6 +133,7 @@ impl DaemonOptions {
             debug: false,
             live_restore: false,
             file: Map::new(),
+            shim_binary: PathBuf::from("/proc/self/exe"),
         }
     }
 }
@@ -324,6 +352,7 @@ pub fn resolve(flags: &Flags) -> Result<DaemonOptions, String> {
         debug,
         live_restore,
         file,
+        shim_binary: PathBuf::from("/proc/self/exe"),
     })
 }
 

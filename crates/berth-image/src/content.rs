@@ -11,24 +11,27 @@
 //! lowercase hex), never from a raw string, so no input can name a path outside the
 //! store.
 
+use crate::content_store::{ContentStore, ContentWriter};
 use crate::error::{Error, IoContext, Result};
-use berth_stdx::digest::Hasher;
+use berth_stdx::digest::{Algorithm, Hasher};
 use berth_stdx::{Digest, fsync_dir};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub(crate) const BUF_SIZE: usize = 1 << 20;
 
+/// The on-disk content store (`blobs/<algo>/<hex>`, `ingest/`).
 #[derive(Debug, Clone)]
-pub(crate) struct ContentStore {
+pub struct LocalContentStore {
     root: PathBuf,
 }
 
-impl ContentStore {
-    /// Opens (creating) the store under `root` and removes ingest leftovers.
-    pub(crate) fn open(root: &Path) -> Result<ContentStore> {
-        let store = ContentStore {
+impl LocalContentStore {
+    /// Opens (creating) the store under `root` and removes ingest leftovers: only one
+    /// process may use a store, and at open nothing can be mid-write.
+    pub fn open(root: &Path) -> Result<LocalContentStore> {
+        let store = LocalContentStore {
             root: root.to_path_buf(),
         };
         for d in [
@@ -158,7 +161,7 @@ pub(crate) struct IngestWriter {
     path: Option<PathBuf>,
     hasher: Hasher,
     len: u64,
-    store: ContentStore,
+    store: LocalContentStore,
 }
 
 impl Write for IngestWriter {
@@ -232,7 +235,7 @@ pub(crate) struct Ingested {
     path: Option<PathBuf>,
     pub(crate) digest: Digest,
     pub(crate) size: u64,
-    store: ContentStore,
+    store: LocalContentStore,
 }
 
 impl Ingested {
@@ -274,14 +277,90 @@ impl Drop for Ingested {
     }
 }
 
+impl ContentStore for LocalContentStore {
+    fn writer(&self) -> Result<Box<dyn ContentWriter>> {
+        Ok(Box::new(LocalContentStore::writer(self)?))
+    }
+
+    fn read_at(&self, d: &Digest, offset: u64) -> Result<Box<dyn Read + Send>> {
+        let mut f = self.open_blob(d)?;
+        if offset > 0 {
+            f.seek(SeekFrom::Start(offset))
+                .ctx(|| format!("seek blob {d}"))?;
+        }
+        Ok(Box::new(f))
+    }
+
+    fn stat(&self, d: &Digest) -> Result<Option<u64>> {
+        match fs::metadata(self.blob_path(d)) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(format!("stat blob {d}"), e)),
+        }
+    }
+
+    fn delete(&self, d: &Digest) -> Result<bool> {
+        match fs::remove_file(self.blob_path(d)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(format!("remove blob {d}"), e)),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<(Digest, u64)>> {
+        LocalContentStore::list(self)
+    }
+}
+
+impl ContentWriter for IngestWriter {
+    fn written(&self) -> u64 {
+        self.len
+    }
+
+    fn commit(self: Box<Self>, expected: Option<&Digest>) -> Result<(Digest, u64)> {
+        match expected {
+            // The running hash is sha256; another algorithm is checked by re-reading
+            // the ingest file, and the blob is then stored under that digest.
+            Some(want) if want.algorithm() != Algorithm::Sha256 => {
+                let mut ing = self.finish()?;
+                let mut r = berth_stdx::DigestReader::with_algorithm(
+                    io::BufReader::with_capacity(BUF_SIZE, ing.reader()?),
+                    want.algorithm(),
+                );
+                io::copy(&mut r, &mut io::sink()).ctx(|| "read ingest file".into())?;
+                let (got, _, _) = r.finish();
+                if got != *want {
+                    return Err(Error::invalid(format!(
+                        "content digest mismatch: expected {want}, got {got}"
+                    )));
+                }
+                ing.digest = got.clone();
+                let n = ing.size;
+                ing.commit()?;
+                Ok((got, n))
+            }
+            _ => IngestWriter::commit(*self, expected),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let cs = LocalContentStore::open(dir.path()).unwrap();
+        crate::content_store::conformance::run(&cs);
+        assert_eq!(fs::read_dir(dir.path().join("ingest")).unwrap().count(), 0);
+    }
+
+    #[test]
     fn write_verify_commit_read_delete() {
         let dir = tempfile::tempdir().unwrap();
-        let cs = ContentStore::open(dir.path()).unwrap();
+        let cs = LocalContentStore::open(dir.path()).unwrap();
         let d = cs.put(b"hello").unwrap();
         assert_eq!(d, Digest::sha256_of(b"hello"));
         assert_eq!(cs.read_blob(&d).unwrap(), b"hello");
@@ -297,7 +376,7 @@ mod tests {
     #[test]
     fn digest_mismatch_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let cs = ContentStore::open(dir.path()).unwrap();
+        let cs = LocalContentStore::open(dir.path()).unwrap();
         let mut w = cs.writer().unwrap();
         w.write_all(b"abc").unwrap();
         let wrong = Digest::sha256_of(b"abd");
@@ -309,14 +388,14 @@ mod tests {
     #[test]
     fn dropped_writer_and_leftovers_are_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let cs = ContentStore::open(dir.path()).unwrap();
+        let cs = LocalContentStore::open(dir.path()).unwrap();
         let mut w = cs.writer().unwrap();
         w.write_all(b"partial").unwrap();
         drop(w);
         assert_eq!(fs::read_dir(dir.path().join("ingest")).unwrap().count(), 0);
         // a crash leftover
         fs::write(dir.path().join("ingest/deadbeef"), b"x").unwrap();
-        ContentStore::open(dir.path()).unwrap();
+        LocalContentStore::open(dir.path()).unwrap();
         assert_eq!(fs::read_dir(dir.path().join("ingest")).unwrap().count(), 0);
     }
 }

@@ -13,8 +13,9 @@
 //!
 //! This crate never mounts anything: `ImageStore::layer_dirs` describes a rootfs.
 //!
-//! Code map: `reference` (docker's name grammar), `content` (blobs via verified
-//! ingest), `compress` (magic-byte detection), `layer` (confined tar application,
+//! Code map: `reference` (docker's name grammar), `content_store` (the public
+//! [`ContentStore`] trait and an in-memory fake), `content` (the on-disk store: blobs
+//! via verified ingest), `compress` (magic-byte detection), `layer` (confined tar application,
 //! the security-critical part), `snapshot` (one dir per chain id, ready marker),
 //! `config`/`change` (image JSON and `--change` lines), `store` (records, tags,
 //! lookup, delete), `maintenance` (GC, usage, history), `import`, `load`, `save`.
@@ -24,6 +25,7 @@ mod change;
 mod compress;
 mod config;
 mod content;
+mod content_store;
 mod error;
 mod import;
 mod layer;
@@ -36,6 +38,8 @@ mod store;
 
 pub use archive::SaveItem;
 pub use change::parse_changes;
+pub use content::LocalContentStore;
+pub use content_store::{ContentStore, ContentWriter, MemoryContentStore};
 pub use config::{
     ContainerConfig, Descriptor, DockerManifestEntry, HealthConfig, History, ImageConfig, Index,
     Manifest, Platform, RootFs, media_types,

@@ -1,7 +1,7 @@
 //! The image store: image records, the tag map, and the operations the daemon calls.
 
 use crate::config::ImageConfig;
-use crate::content::ContentStore;
+use crate::content::LocalContentStore as ContentStore;
 use crate::error::{Error, IoContext, Result};
 use crate::reference::{Reference, is_full_hex_id};
 use crate::snapshot::Snapshots;

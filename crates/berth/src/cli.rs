@@ -97,6 +97,14 @@ pub(crate) enum Command {
     /// Run the berth daemon
     #[command(override_usage = "berth daemon [OPTIONS]", help_template = HELP)]
     Daemon(daemon_cmd::DaemonArgs),
+    /// Run an OCI distribution registry
+    #[command(
+        subcommand,
+        override_usage = "berth registry COMMAND",
+        help_template = HELP,
+        after_help = "Run 'berth registry COMMAND --help' for more information on a command."
+    )]
+    Registry(crate::registry_cmd::RegistryCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ mod cmd;
 mod daemon_cmd;
 mod format;
 mod help;
+mod registry_cmd;
 mod shim_cmd;
 mod usage;
 
@@ -76,6 +77,15 @@ fn run(cli: Cli, rest: Vec<String>) -> i32 {
             }
         };
     }
+    if let Command::Registry(cmd) = command {
+        return match registry_cmd::run(cmd) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{e:#}");
+                1
+            }
+        };
+    }
     let (host, default_host) = match berth_client::Host::select(cli.host.as_deref()) {
         Ok(h) => h,
         Err(e) => {
@@ -133,6 +143,6 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => image::import(ctx, a).await,
         Command::Save(a) | Command::Image(ImageCommand::Save(a)) => image::save(ctx, a).await,
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => image::load(ctx, a).await,
-        Command::Daemon(_) => Ok(()),
+        Command::Daemon(_) | Command::Registry(_) => Ok(()),
     }
 }

@@ -93,11 +93,13 @@ pub enum Ended {
 }
 
 /// Copies client -> shim (with detach-key detection) and shim -> client until the
-/// output ends or the client detaches.
-pub async fn splice<C, S>(client: C, shim: S, keys: Option<DetachKeys>) -> Ended
+/// output ends or the client detaches. `before_close` runs between the end of the
+/// output and the client's close (exec uses it to record the exit code first).
+pub async fn splice<C, S, F>(client: C, shim: S, keys: Option<DetachKeys>, before_close: F) -> Ended
 where
     C: AsyncRead + AsyncWrite + Unpin,
     S: AsyncRead + AsyncWrite + Unpin,
+    F: std::future::Future<Output = ()>,
 {
     let (mut cr, mut cw) = tokio::io::split(client);
     let (mut sr, mut sw) = tokio::io::split(shim);
@@ -128,6 +130,7 @@ where
     let to_client = async {
         let r = tokio::io::copy(&mut sr, &mut cw).await;
         let _ = cw.flush().await;
+        before_close.await;
         let _ = cw.shutdown().await;
         r.is_ok()
     };
@@ -172,7 +175,7 @@ mod tests {
     async fn half_close_keeps_output_flowing() {
         let (client, mut client_peer) = tokio::io::duplex(1024);
         let (shim, mut shim_peer) = tokio::io::duplex(1024);
-        let task = tokio::spawn(splice(client, shim, Some(DetachKeys::default())));
+        let task = tokio::spawn(splice(client, shim, Some(DetachKeys::default()), std::future::ready(())));
         client_peer.write_all(b"in").await.unwrap();
         client_peer.shutdown().await.unwrap();
         let mut got = [0u8; 2];

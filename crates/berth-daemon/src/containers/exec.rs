@@ -159,14 +159,15 @@ impl ContainerManager {
         let me = self.clone();
         let eid = id.to_string();
         let sd2 = sd.clone();
+        let cid = entry.container_id.clone();
         tokio::spawn(async move {
             let status = match shim::call_conn(&sd2, &Request::Wait).await {
                 Ok((resp, _)) if resp.exit.is_some() => resp.exit,
                 _ => None,
             }
             .or_else(|| read_exit(&sd2));
-            me.exec_done(&eid, status.map(|s| s.exit_code));
-            if let Ok(rec) = me.get(&entry.container_id) {
+            me.exec_done(&eid, status.as_ref().map(|s| s.exit_code));
+            if let Ok(rec) = me.get(&cid) {
                 me.event(&rec, "exec_die", &[
                     ("execID", eid.clone()),
                     ("exitCode", status_code(status.as_ref()).to_string()),

@@ -24,6 +24,8 @@ fn host_config(r: &Record) -> Value {
         "DnsSearch": [], "ExtraHosts": null, "GroupAdd": null, "IpcMode": "private", "Cgroup": "",
         "Links": null, "OomScoreAdj": 0, "PidMode": "", "Privileged": false, "PublishAllPorts": false,
         "ReadonlyRootfs": false, "SecurityOpt": null, "UTSMode": "", "UsernsMode": "", "ShmSize": 67108864,
+    });
+    let more = json!({
         "Runtime": "runc", "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "",
         "BlkioWeight": 0, "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
         "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
@@ -34,6 +36,9 @@ fn host_config(r: &Record) -> Value {
         "MaskedPaths": berth_runtime::spec::MASKED_PATHS,
         "ReadonlyPaths": berth_runtime::spec::READONLY_PATHS,
     });
+    if let (Some(m), Value::Object(more)) = (hc.as_object_mut(), more) {
+        m.extend(more);
+    }
     if let Some(m) = hc.as_object_mut() {
         for (k, v) in &r.host_config {
             if v.is_null() && m.get(k).is_some_and(|d| !d.is_null()) {

@@ -128,8 +128,7 @@ impl ContainerManager {
         let created_of = |name: &str| -> Result<DateTime<Utc>> { Ok(self.get(name)?.created) };
         let before = vals("before").first().map(|n| created_of(n)).transpose()?;
         let since = vals("since").first().map(|n| created_of(n)).transpose()?;
-        let ancestors: Vec<String> = filters
-            .values("ancestor")
+        let ancestors: Vec<String> = vals("ancestor")
             .iter()
             .filter_map(|a| self.images.get(a).ok().map(|i| i.id.to_string()))
             .collect();

@@ -412,8 +412,10 @@ impl ContainerManager {
                 .map_err(|_| Error::internal(format!("bad image id {}", r.image_id)))?;
             let layers = me.images.layer_dirs(&image_id)?;
             let ov = prepare::mount_rootfs(&d, &layers)?;
-            let res = prepare::container_spec(&d, &ov.target, &r)
-                .and_then(|cs| prepare::write_bundle(&d, &cs, &me.host));
+            let res = prepare::container_spec(&d, &ov.target, &r).and_then(|cs| {
+                prepare::check_executable(&ov.target, &cs.args[0], &cs.env, &cs.cwd)?;
+                prepare::write_bundle(&d, &cs, &me.host)
+            });
             if res.is_err() {
                 prepare::unmount_rootfs(&d);
             }
@@ -613,7 +615,9 @@ impl ContainerManager {
                 let idx = self.lock();
                 match idx.by_id.get(&id) {
                     None => {
-                        return Ok(last.unwrap_or((0, String::new())));
+                        // Removed: the exit code is what counts (a failed start was
+                        // already reported to whoever started it).
+                        return Ok((last.map(|l| l.0).unwrap_or(0), String::new()));
                     }
                     Some(e) => {
                         let s = &e.rec.state;

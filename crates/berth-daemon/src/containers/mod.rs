@@ -23,3 +23,45 @@ pub use exec::ExecStart;
 pub use logs::LogOptions;
 pub use manager::{AttachTarget, ContainerManager, ManagerOptions, WaitCondition};
 pub use record::Status;
+
+pub(crate) use logs::stream as stream_logs;
+
+/// `since`/`until` query values (unix seconds with optional fraction, or empty).
+pub(crate) fn parse_unix_opt(s: &str) -> crate::error::Result<Option<i64>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    logs::parse_unix(s)
+        .map(Some)
+        .ok_or_else(|| crate::error::Error::invalid(format!("invalid timestamp: {s:?}")))
+}
+
+/// Opens an attach stream on a shim.
+pub(crate) async fn shim_attach(
+    state_dir: &std::path::Path,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    stdin_once: bool,
+) -> std::io::Result<tokio::net::UnixStream> {
+    let (resp, conn) = shim::call_conn(
+        state_dir,
+        &berth_runtime::shim::proto::Request::Attach {
+            stdin,
+            stdout,
+            stderr,
+            stdin_once,
+        },
+    )
+    .await?;
+    if !resp.ok {
+        return Err(std::io::Error::other(resp.error.unwrap_or_default()));
+    }
+    Ok(conn)
+}
+
+impl ContainerManager {
+    pub(crate) fn event_attach(&self, rec: &record::Record) {
+        self.event(rec, "attach", &[]);
+    }
+}

@@ -51,7 +51,7 @@ pub struct HostFacts {
 
 impl HostFacts {
     pub fn detect() -> HostFacts {
-        let cgroups = CgroupLayout::detect().unwrap_or(CgroupLayout::V2 {
+        let cgroups = CgroupLayout::detect().unwrap_or(CgroupLayout::Unified {
             root: PathBuf::from("/sys/fs/cgroup"),
         });
         let uts = nix::sys::utsname::uname().ok();
@@ -275,6 +275,54 @@ pub fn container_spec(dir: &Path, rootfs: &Path, rec: &Record) -> Result<Contain
         },
         cgroup_parent: rec.hc_str("CgroupParent").to_string(),
     })
+}
+
+/// Looks the command up in the container's root as the runtime will, so a missing or
+/// non-executable program fails with docker's message (the CLI derives 127 / 126 from
+/// it). Paths resolve inside `rootfs`: an image's symlinks never reach the host.
+pub fn check_executable(rootfs: &Path, cmd: &str, env: &[String], cwd: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |what: String| {
+        Error::invalid(format!(
+            "failed to create task for container: failed to create shim task: OCI runtime create failed: unable to start container process: exec: {what}: unknown"
+        ))
+    };
+    let probe = |p: &Path| -> std::io::Result<std::fs::Metadata> {
+        let real = berth_stdx::rootpath::resolve_in_root(rootfs, p)?;
+        std::fs::metadata(real)
+    };
+    if cmd.contains('/') {
+        let p = if cmd.starts_with('/') {
+            PathBuf::from(cmd)
+        } else {
+            Path::new(if cwd.is_empty() { "/" } else { cwd }).join(cmd)
+        };
+        return match probe(&p) {
+            Err(_) => Err(fail(format!(
+                "{cmd:?}: stat {cmd}: no such file or directory"
+            ))),
+            Ok(m) if m.is_dir() => Err(fail(format!("{cmd:?}: is a directory"))),
+            Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+                Err(fail(format!("{cmd:?}: permission denied")))
+            }
+            Ok(_) => Ok(()),
+        };
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        if let Ok(m) = probe(&Path::new(dir).join(cmd))
+            && m.is_file()
+            && m.permissions().mode() & 0o111 != 0
+        {
+            return Ok(());
+        }
+    }
+    Err(fail(format!(
+        "{cmd:?}: executable file not found in $PATH"
+    )))
 }
 
 /// Generates and writes `<dir>/config.json` (the OCI bundle is the container dir).

@@ -181,7 +181,7 @@ const RIGHT: &[&str] = &[
 /// A docker-style random name (`brave_turing`); `salt` > 0 appends a digit as docker
 /// does on collisions.
 pub fn random_name(salt: u32) -> String {
-    let r = berth_stdx::random_hex(8);
+    let r = berth_stdx::id::random_hex(8);
     let n = u64::from_str_radix(&r, 16).unwrap_or(0);
     let l = LEFT[(n % LEFT.len() as u64) as usize];
     let rt = RIGHT[((n >> 16) % RIGHT.len() as u64) as usize];

@@ -87,8 +87,19 @@ impl ImageBackend for Fake {
 }
 
 fn state() -> AppState {
+    let images: Arc<dyn crate::images::ImageBackend> = Arc::new(Fake);
     AppState {
-        images: Arc::new(Fake),
+        containers: Arc::new(crate::containers::ContainerManager::new(
+            crate::containers::ManagerOptions {
+                data_root: "/nonexistent".into(),
+                exec_root: "/nonexistent".into(),
+                shim_binary: "/nonexistent".into(),
+                runtime: "embedded".into(),
+            },
+            images.clone(),
+            EventBus::new(),
+        )),
+        images,
         events: EventBus::new(),
         info: Arc::new(DaemonInfo {
             id: "test".into(),

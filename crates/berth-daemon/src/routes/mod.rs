@@ -1,7 +1,9 @@
 //! One module per API resource. Routes parse requests, call a backend, and convert
 //! to `berth-api` wire types; they hold no state of their own.
 
+pub mod containers;
 pub mod events;
+pub mod exec;
 pub mod images;
 pub mod system;
 

@@ -17,7 +17,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use axum::routing::{any, get};
+use axum::routing::{any, delete, get, post};
 use futures_util::FutureExt;
 use http::HeaderValue;
 use tower::Layer;
@@ -43,6 +43,7 @@ pub struct DaemonInfo {
 #[derive(Clone)]
 pub struct AppState {
     pub images: Arc<dyn ImageBackend>,
+    pub containers: Arc<crate::containers::ContainerManager>,
     pub events: EventBus,
     pub info: Arc<DaemonInfo>,
     /// Cancelled when the daemon shuts down; ends long-lived streams (events).
@@ -66,6 +67,25 @@ pub fn app(state: AppState) -> ApiService {
         .route("/system/df", get(routes::system::df))
         .route("/events", get(routes::events::events))
         .route("/images/{*rest}", any(routes::images::dispatch))
+        .route("/containers/json", get(routes::containers::list))
+        .route("/containers/create", post(routes::containers::create))
+        .route("/containers/{id}/json", get(routes::containers::inspect))
+        .route("/containers/{id}/start", post(routes::containers::start))
+        .route("/containers/{id}/stop", post(routes::containers::stop))
+        .route("/containers/{id}/restart", post(routes::containers::restart))
+        .route("/containers/{id}/kill", post(routes::containers::kill))
+        .route("/containers/{id}", delete(routes::containers::remove))
+        .route("/containers/{id}/rename", post(routes::containers::rename))
+        .route("/containers/{id}/pause", post(routes::containers::pause))
+        .route("/containers/{id}/unpause", post(routes::containers::unpause))
+        .route("/containers/{id}/resize", post(routes::containers::resize))
+        .route("/containers/{id}/wait", post(routes::containers::wait))
+        .route("/containers/{id}/logs", get(routes::containers::logs))
+        .route("/containers/{id}/attach", post(routes::containers::attach))
+        .route("/containers/{id}/exec", post(routes::exec::create))
+        .route("/exec/{id}/start", post(routes::exec::start))
+        .route("/exec/{id}/json", get(routes::exec::inspect))
+        .route("/exec/{id}/resize", post(routes::exec::resize))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(from_fn(catch_panic))

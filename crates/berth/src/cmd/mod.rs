@@ -1,5 +1,12 @@
 //! Commands, one module per resource. Each takes its clap args and a [`Ctx`].
 
+pub(crate) mod container;
+pub(crate) mod container_exec;
+pub(crate) mod container_opts;
+pub(crate) mod container_parse;
+pub(crate) mod container_ps;
+pub(crate) mod container_run;
+pub(crate) mod container_stream;
 pub(crate) mod events;
 pub(crate) mod image;
 pub(crate) mod image_io;
@@ -53,6 +60,13 @@ impl Ctx {
                 }
             })
             .await
+    }
+
+    /// The API version negotiated so far, for extra connections (wait, resize).
+    pub(crate) fn client_version(&self) -> Option<String> {
+        self.client
+            .get()
+            .and_then(|c| c.api_version().map(str::to_string))
     }
 
     /// Validates the number of positional arguments, docker style.

@@ -1,0 +1,33 @@
+//! berth-registry: an OCI Distribution (v1.1) registry server, `berth registry serve`.
+//!
+//! Owns the `/v2/` API (pull, push with monolithic, chunked and cross-repository
+//! mount uploads, tags, catalog, referrers, deletes), docker's `/v1/search`,
+//! htpasswd basic auth with a built-in bearer token endpoint, and TLS.
+//!
+//! Key decision: blobs live in `berth-image`'s [`berth_image::ContentStore`] (the
+//! same verified-ingest store the engine uses), and each repository only *links*
+//! blobs and manifests by digest (see `storage`), so a blob pushed to ten
+//! repositories, or by ten clients at once, is stored once, and nothing reaches the
+//! store before its digest verifies. Bodies stream in both directions; no blob is
+//! buffered whole (manifests, at most 4 MiB, are).
+//!
+//! Code map: `names` (the name grammar, the path-safety gate), `storage`
+//! (repository links), `uploads` (upload sessions), `auth`, `config`, `error` (the
+//! spec's error codes and the one code → status map), `routes` (dispatch and
+//! handlers), `server` (listeners, TLS).
+//!
+//! Not yet: garbage collection of blobs no repository links.
+
+mod auth;
+mod config;
+mod error;
+mod names;
+mod routes;
+mod server;
+mod storage;
+mod uploads;
+
+pub use auth::HtpasswdError;
+pub use config::{Config, ConfigError, ConfigFile};
+pub use error::Code;
+pub use server::{Server, ServeError, start};

@@ -1,0 +1,128 @@
+//! The `container` command group and the dispatch of every container command
+//! (top-level shortcuts such as `run` and `ps` share it).
+
+use clap::Subcommand;
+
+use super::Ctx;
+use super::container::{
+    ExportArgs, KillArgs, NamesArgs, PortArgs, PruneArgs, RmArgs, StopArgs,
+};
+use super::container_exec::{AttachArgs, ExecArgs, LogsArgs};
+use super::container_info::{CommitArgs, CpArgs, StatsArgs, TopArgs, UpdateArgs};
+use super::container_ps::PsArgs;
+use super::container_run::{CreateArgs, RunArgs, StartArgs};
+use super::inspect::InspectArgs;
+
+const HELP: &str = "Usage:  {usage}\n\n{about}\n\n{all-args}{after-help}";
+
+/// `berth container <verb>` (docker's names and aliases).
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContainerCommand {
+    /// Attach local standard input, output, and error streams to a running container
+    #[command(override_usage = "berth container attach [OPTIONS] CONTAINER", help_template = HELP)]
+    Attach(AttachArgs),
+    /// Create a new image from a container's changes
+    #[command(override_usage = "berth container commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", help_template = HELP)]
+    Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    #[command(override_usage = "berth container cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", help_template = HELP)]
+    Cp(CpArgs),
+    /// Create a new container
+    #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    #[command(override_usage = "berth container diff CONTAINER", help_template = HELP)]
+    Diff(NamesArgs),
+    /// Execute a command in a running container
+    #[command(override_usage = "berth container exec [OPTIONS] CONTAINER COMMAND [ARG...]", help_template = HELP)]
+    Exec(ExecArgs),
+    /// Export a container's filesystem as a tar archive
+    #[command(override_usage = "berth container export [OPTIONS] CONTAINER", help_template = HELP)]
+    Export(ExportArgs),
+    /// Display detailed information on one or more containers
+    #[command(override_usage = "berth container inspect [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Inspect(InspectArgs),
+    /// Kill one or more running containers
+    #[command(override_usage = "berth container kill [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Kill(KillArgs),
+    /// Fetch the logs of a container
+    #[command(override_usage = "berth container logs [OPTIONS] CONTAINER", help_template = HELP)]
+    Logs(LogsArgs),
+    /// List containers
+    #[command(visible_aliases = ["ps", "list"], override_usage = "berth container ls [OPTIONS]", help_template = HELP)]
+    Ls(PsArgs),
+    /// Pause all processes within one or more containers
+    #[command(override_usage = "berth container pause CONTAINER [CONTAINER...]", help_template = HELP)]
+    Pause(NamesArgs),
+    /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "berth container port CONTAINER [PRIVATE_PORT[/PROTO]]", help_template = HELP)]
+    Port(PortArgs),
+    /// Remove all stopped containers
+    #[command(override_usage = "berth container prune [OPTIONS]", help_template = HELP)]
+    Prune(PruneArgs),
+    /// Rename a container
+    #[command(override_usage = "berth container rename CONTAINER NEW_NAME", help_template = HELP)]
+    Rename(NamesArgs),
+    /// Restart one or more containers
+    #[command(override_usage = "berth container restart [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Restart(StopArgs),
+    /// Remove one or more containers
+    #[command(visible_aliases = ["remove"], override_usage = "berth container rm [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Rm(RmArgs),
+    /// Create and run a new container from an image
+    #[command(override_usage = "berth container run [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Run(RunArgs),
+    /// Start one or more stopped containers
+    #[command(override_usage = "berth container start [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Start(StartArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    #[command(override_usage = "berth container stats [OPTIONS] [CONTAINER...]", help_template = HELP)]
+    Stats(StatsArgs),
+    /// Stop one or more running containers
+    #[command(override_usage = "berth container stop [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Stop(StopArgs),
+    /// Display the running processes of a container
+    #[command(override_usage = "berth container top CONTAINER [ps OPTIONS]", help_template = HELP)]
+    Top(TopArgs),
+    /// Unpause all processes within one or more containers
+    #[command(override_usage = "berth container unpause CONTAINER [CONTAINER...]", help_template = HELP)]
+    Unpause(NamesArgs),
+    /// Update configuration of one or more containers
+    #[command(override_usage = "berth container update [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Update(UpdateArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    #[command(override_usage = "berth container wait CONTAINER [CONTAINER...]", help_template = HELP)]
+    Wait(NamesArgs),
+}
+
+pub(crate) async fn dispatch(ctx: &Ctx, cmd: ContainerCommand) -> anyhow::Result<()> {
+    use super::{container as c, container_exec as x, container_info as i, container_run as r};
+    use ContainerCommand as C;
+    match cmd {
+        C::Attach(a) => x::attach(ctx, a).await,
+        C::Commit(a) => i::commit(ctx, a).await,
+        C::Cp(a) => i::cp(ctx, a).await,
+        C::Create(a) => r::create(ctx, a).await,
+        C::Diff(a) => c::diff(ctx, a).await,
+        C::Exec(a) => x::exec(ctx, a).await,
+        C::Export(a) => c::export(ctx, a).await,
+        C::Inspect(a) => i::inspect_containers(ctx, a).await,
+        C::Kill(a) => c::kill(ctx, a).await,
+        C::Logs(a) => x::logs(ctx, a).await,
+        C::Ls(a) => super::container_ps::ps(ctx, a).await,
+        C::Pause(a) => c::simple(ctx, a, "pause").await,
+        C::Port(a) => c::port(ctx, a).await,
+        C::Prune(a) => c::prune(ctx, a).await,
+        C::Rename(a) => c::rename(ctx, a).await,
+        C::Restart(a) => c::stop(ctx, a, "restart").await,
+        C::Rm(a) => c::rm(ctx, a).await,
+        C::Run(a) => r::run(ctx, a).await,
+        C::Start(a) => r::start(ctx, a).await,
+        C::Stats(a) => i::stats(ctx, a).await,
+        C::Stop(a) => c::stop(ctx, a, "stop").await,
+        C::Top(a) => i::top(ctx, a).await,
+        C::Unpause(a) => c::simple(ctx, a, "unpause").await,
+        C::Update(a) => i::update(ctx, a).await,
+        C::Wait(a) => c::wait(ctx, a).await,
+    }
+}

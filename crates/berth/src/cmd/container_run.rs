@@ -1,0 +1,535 @@
+//! `run`, `create` and `start`, in docker's request order: create (on 404: pull,
+//! retry), attach (hijacked, before start), `wait?condition=next-exit|removed`
+//! (before start), start, then the tty size; the exit code is the container's.
+
+use anyhow::Result;
+use clap::{ArgAction, Args};
+use serde_json::Value;
+
+use super::container_opts::{ContainerOpts, CreateSpec, build};
+use super::container_stream::{StreamEnd, StreamOpts, stream};
+use super::{Ctx, out};
+use crate::usage::{Arity, Exit};
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long = "detach")]
+    pub detach: bool,
+    /// Proxy received signals to the process
+    #[arg(long = "sig-proxy", num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", action = ArgAction::Set, value_name = "")]
+    pub sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    #[command(flatten)]
+    pub opts: ContainerOpts,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    #[command(flatten)]
+    pub opts: ContainerOpts,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long = "attach")]
+    pub attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long = "interactive")]
+    pub interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys", value_name = "string")]
+    pub detach_keys: Option<String>,
+    #[arg(value_name = "CONTAINER", hide = true)]
+    pub args: Vec<String>,
+}
+
+/// docker's `withHelp`: `berth: <err>\n\nRun 'berth <cmd> --help' for more information`.
+pub(crate) fn with_help(err: &str, cmd: &str) -> String {
+    format!("berth: {err}\n\nRun 'berth {cmd} --help' for more information")
+}
+
+fn status(code: i32, message: String) -> anyhow::Error {
+    Exit { code, message }.into()
+}
+
+/// docker's `toStatusError`: 127 for a missing executable, 126 for permissions.
+pub(crate) fn start_error_code(msg: &str) -> i32 {
+    if msg.contains("executable file not found")
+        || msg.contains("no such file or directory")
+        || msg.contains("system cannot find the file specified")
+    {
+        127
+    } else if msg.contains("permission denied") || msg.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+fn to_status_error(e: &anyhow::Error) -> anyhow::Error {
+    let msg = e.to_string();
+    status(start_error_code(&msg), with_help(&msg, "run"))
+}
+
+fn validate_pull(p: &str, cmd: &str) -> Result<()> {
+    match p {
+        "always" | "missing" | "never" | "" => Ok(()),
+        _ => Err(status(
+            125,
+            with_help(
+                &format!(
+                    "invalid pull option: '{p}': must be one of \"always\", \"missing\" or \"never\""
+                ),
+                cmd,
+            ),
+        )),
+    }
+}
+
+/// `busybox` → `busybox:latest`, as docker names the image it could not find.
+fn tagged_familiar(image: &str) -> String {
+    let (name, tag, digest) = super::reference::split(image);
+    let name = super::reference::familiar_name(&name);
+    match (tag, digest) {
+        (_, Some(d)) => format!("{name}@{d}"),
+        (Some(t), None) => format!("{name}:{t}"),
+        (None, None) => format!("{name}:latest"),
+    }
+}
+
+/// `POST /images/create?fromImage=&tag=`, its progress stream written to stderr.
+async fn pull(ctx: &Ctx, image: &str, platform: Option<&str>) -> Result<()> {
+    let client = ctx.client().await?;
+    let (name, tag, digest) = super::reference::split(image);
+    let tag = digest.or(tag).unwrap_or_else(|| "latest".into());
+    let resp = client
+        .post("/images/create")
+        .query("fromImage", &name)
+        .query("tag", &tag)
+        .query_opt("platform", platform)
+        .header("x-registry-auth", "e30=")
+        .send()
+        .await?;
+    let mut lines = resp.json_lines();
+    while let Some(msg) = lines.next::<Value>().await {
+        let msg = msg?;
+        if let Some(e) = msg.get("error").and_then(Value::as_str) {
+            anyhow::bail!("{e}");
+        }
+        if let Some(s) = msg.get("status").and_then(Value::as_str) {
+            match msg.get("id").and_then(Value::as_str) {
+                Some(id) => eprintln!("{id}: {s}"),
+                None => eprintln!("{s}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates the container; returns its id (warnings printed as docker prints them).
+async fn create_container(ctx: &Ctx, o: &ContainerOpts, spec: &CreateSpec) -> Result<String> {
+    let client = ctx.client().await?;
+    let cidfile = match o.cidfile.as_deref().filter(|s| !s.is_empty()) {
+        Some(p) => {
+            if std::path::Path::new(p).exists() {
+                anyhow::bail!(
+                    "container ID file found, make sure the other container isn't running or delete {p}"
+                );
+            }
+            std::fs::File::create(p)
+                .map_err(|e| anyhow::anyhow!("failed to create the container ID file: {e}"))?;
+            Some(p.to_string())
+        }
+        None => None,
+    };
+    let image = o.args.first().cloned().unwrap_or_default();
+    if o.pull == "always" {
+        pull(ctx, &image, o.platform.as_deref()).await?;
+    }
+    let send = || {
+        client
+            .post("/containers/create")
+            .query_opt("platform", o.platform.as_deref())
+            .query_opt("name", o.name.as_deref())
+            .json(&spec.body)
+            .send()
+    };
+    let resp = match send().await {
+        Ok(r) => r,
+        Err(berth_client::Error::Daemon { status: 404, .. }) if o.pull == "missing" => {
+            if !o.quiet {
+                eprintln!("Unable to find image '{}' locally", tagged_familiar(&image));
+            }
+            pull(ctx, &image, o.platform.as_deref()).await?;
+            send().await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let v: Value = resp.json().await?;
+    let id = v.get("Id").and_then(Value::as_str).unwrap_or("").to_string();
+    if let Some(ws) = v.get("Warnings").and_then(Value::as_array) {
+        for w in ws.iter().filter_map(Value::as_str) {
+            eprintln!("WARNING: {w}");
+        }
+    }
+    if let Some(p) = cidfile {
+        std::fs::write(&p, &id)
+            .map_err(|e| anyhow::anyhow!("failed to write the container ID to the file: {e}"))?;
+    }
+    Ok(id)
+}
+
+fn console_size(tty: bool) -> (u16, u16) {
+    if tty && crate::tty::is_terminal(1) {
+        crate::tty::size().unwrap_or((0, 0))
+    } else {
+        (0, 0)
+    }
+}
+
+pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
+    ctx.args(Arity::Min(1), a.opts.args.len())?;
+    validate_pull(&a.opts.pull, "create")?;
+    ctx.client().await?;
+    let spec = build(&a.opts, console_size(a.opts.tty))
+        .map_err(|e| status(125, with_help(&e, "create")))?;
+    let id = create_container(ctx, &a.opts, &spec).await?;
+    out(&format!("{id}\n"));
+    Ok(())
+}
+
+/// The attach request docker sends (hijacked, `text/plain`).
+pub(crate) async fn attach_request(
+    ctx: &Ctx,
+    id: &str,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    detach_keys: Option<&str>,
+) -> Result<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static> {
+    let client = ctx.client().await?;
+    let path = format!("/containers/{}/attach", berth_client::path_escape(id));
+    let mut req = client.post(&path).query("stream", 1);
+    if stdin {
+        req = req.query("stdin", 1);
+    }
+    if stdout {
+        req = req.query("stdout", 1);
+    }
+    if stderr {
+        req = req.query("stderr", 1);
+    }
+    let resp = req
+        .query_opt("detachKeys", detach_keys)
+        .header("content-type", "text/plain")
+        .upgrade()
+        .send()
+        .await?;
+    Ok(resp.upgrade().await?)
+}
+
+/// `POST /containers/{id}/wait?condition=...` on its own connection, sent before
+/// start as docker sends it: returns once the daemon answered the headers (or after
+/// a short grace period) with a receiver for the exit code (125 when the wait
+/// itself fails, as docker reports it).
+pub(crate) async fn wait_exit(
+    ctx: &Ctx,
+    id: &str,
+    condition: Option<&'static str>,
+) -> tokio::sync::oneshot::Receiver<i32> {
+    let host = ctx.host.clone();
+    let version = ctx_version(ctx);
+    let path = format!("/containers/{}/wait", berth_client::path_escape(id));
+    let (tx, rx) = tokio::sync::oneshot::channel::<i32>();
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let client = match version {
+            Some(v) => berth_client::Client::with_version(host, &v),
+            None => berth_client::Client::new(host),
+        };
+        let resp = client.post(&path).query_opt("condition", condition).send().await;
+        let _ = sent_tx.send(());
+        let code = match resp {
+            Ok(r) => match r.json::<Value>().await {
+                Ok(v) => {
+                    if v.get("Error").and_then(|e| e.get("Message")).is_some() {
+                        125
+                    } else {
+                        v.get("StatusCode").and_then(Value::as_i64).unwrap_or(125) as i32
+                    }
+                }
+                Err(_) => 125,
+            },
+            Err(_) => 125,
+        };
+        let _ = tx.send(code);
+    });
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sent_rx).await;
+    rx
+}
+
+fn ctx_version(ctx: &Ctx) -> Option<String> {
+    ctx.client_version()
+}
+
+/// Sends the terminal size now and on every SIGWINCH (docker's `MonitorTtySize`).
+pub(crate) fn monitor_tty_size(ctx: &Ctx, resize_path: String) {
+    let host = ctx.host.clone();
+    let version = ctx_version(ctx);
+    tokio::spawn(async move {
+        let client = match version {
+            Some(v) => berth_client::Client::with_version(host, &v),
+            None => berth_client::Client::new(host),
+        };
+        let resize = |c: &berth_client::Client| {
+            let (h, w) = crate::tty::size().unwrap_or((0, 0));
+            let req = c.post(&resize_path).query("h", h).query("w", w);
+            async move {
+                if h == 0 && w == 0 {
+                    return true;
+                }
+                req.send().await.is_ok()
+            }
+        };
+        // docker retries the first resize a few times while the process starts.
+        for _ in 0..10 {
+            if resize(&client).await {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let Ok(mut sig) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change())
+        else {
+            return;
+        };
+        while sig.recv().await.is_some() {
+            resize(&client).await;
+        }
+    });
+}
+
+/// Forwards the usual termination signals to the container (`--sig-proxy`).
+pub(crate) fn forward_signals(ctx: &Ctx, id: &str) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let host = ctx.host.clone();
+    let version = ctx_version(ctx);
+    let path = format!("/containers/{}/kill", berth_client::path_escape(id));
+    for (kind, name) in [
+        (SignalKind::interrupt(), "INT"),
+        (SignalKind::terminate(), "TERM"),
+        (SignalKind::hangup(), "HUP"),
+        (SignalKind::quit(), "QUIT"),
+        (SignalKind::user_defined1(), "USR1"),
+        (SignalKind::user_defined2(), "USR2"),
+    ] {
+        let Ok(mut s) = signal(kind) else { continue };
+        let host = host.clone();
+        let version = version.clone();
+        let path = path.clone();
+        tokio::spawn(async move {
+            let client = match version {
+                Some(v) => berth_client::Client::with_version(host, &v),
+                None => berth_client::Client::new(host),
+            };
+            while s.recv().await.is_some() {
+                let _ = client.post(&path).query("signal", name).send().await;
+            }
+        });
+    }
+}
+
+fn detach_keys(keys: Option<&str>) -> Result<Vec<u8>> {
+    match keys.filter(|k| !k.is_empty()) {
+        None => Ok(crate::tty::DEFAULT_DETACH.to_vec()),
+        Some(k) => crate::tty::parse_detach_keys(k).map_err(|e| anyhow::anyhow!("{e}")),
+    }
+}
+
+pub(crate) async fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
+    ctx.args(Arity::Min(1), a.opts.args.len())?;
+    validate_pull(&a.opts.pull, "run")?;
+    ctx.client().await?;
+    let mut spec = build(&a.opts, console_size(a.opts.tty))
+        .map_err(|e| status(125, with_help(&e, "run")))?;
+    if a.detach {
+        if !a.opts.attach.is_empty() {
+            anyhow::bail!("conflicting options: cannot specify both --attach and --detach");
+        }
+        for k in ["AttachStdin", "AttachStdout", "AttachStderr", "StdinOnce"] {
+            spec.body[k] = Value::Bool(false);
+        }
+        spec.attach_stdin = false;
+        spec.attach_stdout = false;
+        spec.attach_stderr = false;
+    } else if spec.attach_stdin && spec.tty && !crate::tty::is_terminal(0) {
+        anyhow::bail!("the input device is not a TTY");
+    }
+    let keys = detach_keys(a.detach_keys.as_deref())?;
+    let id = create_container(ctx, &a.opts, &spec)
+        .await
+        .map_err(|e| to_status_error(&e))?;
+    if a.sig_proxy {
+        forward_signals(ctx, &id);
+    }
+    let attach = spec.attach_stdin || spec.attach_stdout || spec.attach_stderr;
+    let mut streamer = None;
+    if attach {
+        let io = attach_request(
+            ctx,
+            &id,
+            spec.attach_stdin,
+            spec.attach_stdout,
+            spec.attach_stderr,
+            a.detach_keys.as_deref(),
+        )
+        .await?;
+        let opts = StreamOpts {
+            tty: spec.tty,
+            stdin: spec.attach_stdin,
+            stdout: spec.attach_stdout,
+            stderr: spec.attach_stderr,
+            detach_keys: keys,
+        };
+        streamer = Some(tokio::spawn(stream(io, opts)));
+    }
+    let condition = if a.opts.rm { "removed" } else { "next-exit" };
+    let wait_rx = wait_exit(ctx, &id, Some(condition)).await;
+    let client = ctx.client().await?;
+    let start_path = format!("/containers/{}/start", berth_client::path_escape(&id));
+    if let Err(e) = client.post(&start_path).send().await {
+        if let Some(s) = streamer.take() {
+            s.abort();
+            crate::tty::restore();
+        }
+        if a.opts.rm {
+            let _ = wait_rx.await;
+        }
+        return Err(to_status_error(&e.into()));
+    }
+    let Some(streamer) = streamer else {
+        out(&format!("{id}\n"));
+        return Ok(());
+    };
+    if spec.tty && crate::tty::is_terminal(1) {
+        monitor_tty_size(
+            ctx,
+            format!("/containers/{}/resize", berth_client::path_escape(&id)),
+        );
+    }
+    let end = streamer.await;
+    crate::tty::restore();
+    match end {
+        Ok(Ok(StreamEnd::Detached)) => return Ok(()),
+        Ok(Err(e)) => return Err(e),
+        _ => {}
+    }
+    let code = wait_rx.await.unwrap_or(125);
+    if code != 0 {
+        return Err(status(code, String::new()));
+    }
+    Ok(())
+}
+
+pub(crate) async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
+    ctx.args(Arity::Min(1), a.args.len())?;
+    let client = ctx.client().await?;
+    if !(a.attach || a.interactive) {
+        let mut failed = Vec::new();
+        for name in &a.args {
+            let path = format!("/containers/{}/start", berth_client::path_escape(name));
+            match client.post(&path).send().await {
+                Ok(_) => out(&format!("{name}\n")),
+                Err(e) => failed.push(e.to_string()),
+            }
+        }
+        if !failed.is_empty() {
+            return Err(status(1, failed.join("\n")));
+        }
+        return Ok(());
+    }
+    if a.args.len() > 1 {
+        anyhow::bail!("you cannot start and attach multiple containers at once");
+    }
+    let name = &a.args[0];
+    let info: Value = client
+        .get(&format!("/containers/{}/json", berth_client::path_escape(name)))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = info["Id"].as_str().unwrap_or(name).to_string();
+    let cfg = &info["Config"];
+    let tty = cfg["Tty"].as_bool().unwrap_or(false);
+    let open_stdin = cfg["OpenStdin"].as_bool().unwrap_or(false);
+    let stdin = a.interactive && open_stdin;
+    if stdin && tty && !crate::tty::is_terminal(0) {
+        anyhow::bail!("the input device is not a TTY");
+    }
+    let keys = detach_keys(a.detach_keys.as_deref())?;
+    if !tty {
+        forward_signals(ctx, &id);
+    }
+    let wait_rx = wait_exit(ctx, &id, Some("next-exit")).await;
+    let io = attach_request(ctx, &id, stdin, true, true, a.detach_keys.as_deref()).await?;
+    let streamer = tokio::spawn(stream(
+        io,
+        StreamOpts {
+            tty,
+            stdin,
+            stdout: true,
+            stderr: true,
+            detach_keys: keys,
+        },
+    ));
+    let start_path = format!("/containers/{}/start", berth_client::path_escape(&id));
+    if let Err(e) = client.post(&start_path).send().await {
+        streamer.abort();
+        crate::tty::restore();
+        return Err(e.into());
+    }
+    if tty && crate::tty::is_terminal(1) {
+        monitor_tty_size(
+            ctx,
+            format!("/containers/{}/resize", berth_client::path_escape(&id)),
+        );
+    }
+    let end = streamer.await;
+    crate::tty::restore();
+    match end {
+        Ok(Ok(StreamEnd::Detached)) => return Ok(()),
+        Ok(Err(e)) => return Err(e),
+        _ => {}
+    }
+    let code = wait_rx.await.unwrap_or(125);
+    if code != 0 {
+        return Err(status(code, String::new()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_errors_map_to_docker_codes() {
+        assert_eq!(
+            start_error_code(
+                "failed to create task: exec: \"nope\": executable file not found in $PATH"
+            ),
+            127
+        );
+        assert_eq!(start_error_code("exec /etc: permission denied"), 126);
+        assert_eq!(start_error_code("port is already allocated"), 125);
+        assert_eq!(tagged_familiar("busybox"), "busybox:latest");
+        assert_eq!(
+            tagged_familiar("docker.io/library/alpine:3"),
+            "alpine:3"
+        );
+    }
+}
