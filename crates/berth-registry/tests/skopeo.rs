@@ -26,14 +26,17 @@ fn oci_layout(dir: &Path) {
     h.set_mode(0o644);
     h.set_cksum();
     tar.append_data(&mut h, "hello.txt", &b"hello\n"[..]).unwrap();
-    let layer = tar.into_inner().unwrap();
+    let diff_id = digest(tar.get_ref());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
+    let layer = gz.finish().unwrap();
     let (ld, ls) = put(&layer);
     let config = serde_json::json!({"architecture":"amd64","os":"linux","config":{},
-        "rootfs":{"type":"layers","diff_ids":[ld.to_string()]}});
+        "rootfs":{"type":"layers","diff_ids":[diff_id.to_string()]}});
     let (cd, cs) = put(&serde_json::to_vec(&config).unwrap());
     let m = serde_json::json!({"schemaVersion":2,"mediaType":OCI_MANIFEST,
         "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":cd.to_string(),"size":cs},
-        "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":ld.to_string(),"size":ls}]});
+        "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":ld.to_string(),"size":ls}]});
     let (md, ms) = put(&serde_json::to_vec(&m).unwrap());
     let index = serde_json::json!({"schemaVersion":2,"manifests":[{"mediaType":OCI_MANIFEST,
         "digest":md.to_string(),"size":ms,"annotations":{"org.opencontainers.image.ref.name":"v1"}}]});

@@ -94,6 +94,16 @@ pub(crate) enum Command {
     /// Get real time events from the server
     #[command(override_usage = "berth events [OPTIONS]", help_template = HELP)]
     Events(events::EventsArgs),
+    /// Manage containers
+    #[command(
+        subcommand,
+        override_usage = "berth container COMMAND",
+        help_template = HELP,
+        after_help = "Run 'berth container COMMAND --help' for more information on a command."
+    )]
+    Container(crate::cmd::container_cli::ContainerCommand),
+    #[command(flatten)]
+    Containers(crate::cmd::container_cli::TopLevel),
     /// Run the berth daemon
     #[command(override_usage = "berth daemon [OPTIONS]", help_template = HELP)]
     Daemon(daemon_cmd::DaemonArgs),
@@ -118,6 +128,9 @@ pub(crate) enum SystemCommand {
     /// Display system-wide information
     #[command(override_usage = "berth system info [OPTIONS]", help_template = HELP)]
     Info(system::InfoArgs),
+    /// Remove unused data
+    #[command(override_usage = "berth system prune [OPTIONS]", help_template = HELP)]
+    Prune(crate::cmd::container::SystemPruneArgs),
 }
 
 #[derive(Debug, Subcommand)]

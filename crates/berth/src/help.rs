@@ -284,6 +284,7 @@ mod tests {
               df          Show berth disk usage
               events      Get real time events from the server
               info        Display system-wide information
+              prune       Remove unused data
 
             Run 'berth system COMMAND --help' for more information on a command.
         "#]]

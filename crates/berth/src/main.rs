@@ -9,6 +9,7 @@ mod format;
 mod help;
 mod registry_cmd;
 mod shim_cmd;
+mod tty;
 mod usage;
 
 use clap::Parser;
@@ -132,7 +133,10 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
             events::events(ctx, a).await
         }
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => image::list(ctx, a).await,
-        Command::Inspect(a) => inspect::inspect_any(ctx, a).await,
+        Command::Inspect(a) => cmd::container_info::inspect_any(ctx, a).await,
+        Command::Container(c) => cmd::container_cli::dispatch(ctx, c).await,
+        Command::Containers(c) => cmd::container_cli::dispatch(ctx, c.into()).await,
+        Command::System(SystemCommand::Prune(a)) => cmd::container::system_prune(ctx, a).await,
         Command::Image(ImageCommand::Inspect(a)) => inspect::inspect(ctx, a).await,
         Command::History(a) | Command::Image(ImageCommand::History(a)) => {
             image::history(ctx, a).await

@@ -125,7 +125,14 @@ impl ContainerManager {
         let hostname = rec.hostname().to_string();
         let r = crate::server::blocking(move || write_process(&dir, &pp, &e2, &hostname)).await;
         if let Err(e) = r {
-            self.exec_done(id, None);
+            let code = if e.message.contains("permission denied") || e.message.contains("is a directory") {
+                126
+            } else if e.message.contains("not found") || e.message.contains("no such file") {
+                127
+            } else {
+                126
+            };
+            self.exec_done(id, Some(code));
             let _ = std::fs::remove_dir_all(&sd);
             return Err(e);
         }
@@ -258,12 +265,19 @@ fn write_process(dir: &std::path::Path, out: &std::path::Path, e: &ExecEntry, ho
         env.push("TERM=xterm".into());
     }
     let _ = hostname;
-    p.insert("env".into(), serde_json::json!(env));
     if let Some(w) = e.config.get("WorkingDir").and_then(Value::as_str)
         && !w.is_empty()
     {
         p.insert("cwd".into(), Value::String(w.to_string()));
     }
+    let cwd = p.get("cwd").and_then(Value::as_str).unwrap_or("/").to_string();
+    let cmd = e.cmd();
+    if let Err(what) = prepare::lookup_executable(&rootfs, &cmd[0], &env, &cwd) {
+        return Err(Error::invalid(format!(
+            "OCI runtime exec failed: exec failed: unable to start container process: {what}: unknown"
+        )));
+    }
+    p.insert("env".into(), serde_json::json!(env));
     if e.flag("Privileged") {
         let all = berth_runtime::caps::effective(true, &[], &[]).unwrap_or_default();
         p.insert(

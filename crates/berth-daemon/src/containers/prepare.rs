@@ -281,12 +281,22 @@ pub fn container_spec(dir: &Path, rootfs: &Path, rec: &Record) -> Result<Contain
 /// non-executable program fails with docker's message (the CLI derives 127 / 126 from
 /// it). Paths resolve inside `rootfs`: an image's symlinks never reach the host.
 pub fn check_executable(rootfs: &Path, cmd: &str, env: &[String], cwd: &str) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let fail = |what: String| {
+    lookup_executable(rootfs, cmd, env, cwd).map_err(|what| {
         Error::invalid(format!(
-            "failed to create task for container: failed to create shim task: OCI runtime create failed: unable to start container process: exec: {what}: unknown"
+            "failed to create task for container: failed to create shim task: OCI runtime create failed: unable to start container process: {what}: unknown"
         ))
-    };
+    })
+}
+
+/// The runtime's lookup of `cmd`; the error is `exec: "cmd": <reason>`.
+pub fn lookup_executable(
+    rootfs: &Path,
+    cmd: &str,
+    env: &[String],
+    cwd: &str,
+) -> std::result::Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |what: String| format!("exec: {what}");
     let probe = |p: &Path| -> std::io::Result<std::fs::Metadata> {
         let real = berth_stdx::rootpath::resolve_in_root(rootfs, p)?;
         std::fs::metadata(real)

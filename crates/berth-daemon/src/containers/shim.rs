@@ -31,7 +31,9 @@ pub struct Launch {
 /// The error is the runtime's message, unchanged.
 pub async fn launch(l: &Launch) -> Result<i32> {
     let mut cmd = tokio::process::Command::new(&l.binary);
-    cmd.arg("shim")
+    // `berth shim ...` in ps, whatever path the binary was started from.
+    cmd.arg0("berth")
+        .arg("shim")
         .arg("--id")
         .arg(&l.id)
         .arg("--bundle")

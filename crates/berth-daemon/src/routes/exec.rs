@@ -34,7 +34,32 @@ pub async fn start(State(st): State<AppState>, Path(id): Path<String>, req: Requ
         Some(k) => DetachKeys::parse(k).map_err(Error::invalid)?,
         None => DetachKeys::default(),
     };
-    let started = st.containers.exec_start(&id, tty).await?;
+    let started = match st.containers.exec_start(&id, tty).await {
+        Ok(s) => s,
+        // Like dockerd: once the client asked for a stream, a process that cannot start
+        // is reported in the stream, and the exit code (126/127) via `/exec/{id}/json`.
+        Err(e) if !detach && e.kind == berth_stdx::ErrorKind::InvalidArgument => {
+            let tty = tty.unwrap_or(entry.tty());
+            let mut req = http::Request::from_parts(parts, ());
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let Ok(up) = on_upgrade.await else {
+                    return;
+                };
+                let mut client = hyper_util::rt::TokioIo::new(up);
+                let msg = format!("{}\r\n", e.message);
+                if !tty {
+                    let hdr = berth_runtime::shim::proto::frame_header(1, msg.len());
+                    let _ = client.write_all(&hdr).await;
+                }
+                let _ = client.write_all(msg.as_bytes()).await;
+                let _ = client.shutdown().await;
+            });
+            return Ok(upgraded(tty, v));
+        }
+        Err(e) => return Err(e),
+    };
     if detach {
         return Ok(StatusCode::OK.into_response());
     }

@@ -19,6 +19,9 @@ const MAX_REQUEST: usize = 64 * 1024;
 /// How long output is still collected after the process exited (grandchildren that
 /// escaped the pid namespace could hold the pipes open forever).
 const DRAIN: Duration = Duration::from_secs(2);
+/// How long an exec shim whose output nobody has read yet waits after the exit for
+/// its first attach (a quick `docker exec echo` ends before the daemon attaches).
+const ATTACH_GRACE: Duration = Duration::from_secs(10);
 
 enum Mode {
     Request,
@@ -113,12 +116,23 @@ impl Shim {
         let mut exit: Option<ExitStatus> = None;
         let mut drain_until: Option<Instant> = None;
         let mut buf = vec![0u8; 64 * 1024];
+        // A process that ended before the signalfd existed (a quick exec: it runs at
+        // once) sent its SIGCHLD while the signal was not yet blocked, so no event will
+        // come for it: reap once now.
+        if let Some(status) = reap(self.pid) {
+            exit = Some(status);
+            drain_until = Some(Instant::now() + DRAIN);
+        }
 
         loop {
             if exit.is_some()
                 && (outputs.fds.is_empty() || drain_until.is_some_and(|d| Instant::now() >= d))
             {
-                break;
+                let unread = keep_backlog && !attached_once && !backlog.is_empty();
+                let grace_over = drain_until.is_some_and(|d| Instant::now() >= d + ATTACH_GRACE);
+                if !unread || grace_over {
+                    break;
+                }
             }
             // Build the poll set: [signalfd, listener, outputs..., stdin?, clients...]
             let mut pfds: Vec<libc::pollfd> = Vec::with_capacity(4 + clients.len());
@@ -144,6 +158,11 @@ impl Shim {
                 pfds.push(pollfd(c.stream.as_raw_fd(), ev));
             }
             let timeout = match drain_until {
+                // Past the drain, only an exec waiting for its first attach loops on.
+                Some(d) if Instant::now() >= d => (d + ATTACH_GRACE)
+                    .saturating_duration_since(Instant::now())
+                    .as_millis() as i32
+                    + 1,
                 Some(d) => d.saturating_duration_since(Instant::now()).as_millis() as i32 + 1,
                 None => -1,
             };

@@ -335,7 +335,7 @@ pub(crate) async fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(std::path::Path::new("."));
-            let tmp = dir.join(format!(".{}.tmp", berth_stdx::random_hex(8)));
+            let tmp = dir.join(format!(".{}.tmp", berth_stdx::random_id()));
             let mut f = tokio::fs::File::create(&tmp)
                 .await
                 .map_err(|e| anyhow::anyhow!("failed to export container: {e}"))?;
@@ -351,5 +351,118 @@ pub(crate) async fn export(ctx: &Ctx, a: ExportArgs) -> Result<()> {
             resp.copy_to(&mut stdout).await?;
         }
     }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Prune anonymous volumes
+    #[arg(long = "volumes")]
+    pub volumes: bool,
+    #[arg(hide = true)]
+    pub args: Vec<String>,
+}
+
+/// `system prune`: containers, networks, (volumes), images, as docker runs them.
+pub(crate) async fn system_prune(ctx: &Ctx, a: SystemPruneArgs) -> Result<()> {
+    ctx.args(Arity::None, a.args.len())?;
+    if a.volumes && a.filter.iter().any(|f| f.starts_with("until=")) {
+        anyhow::bail!("ERROR: The \"until\" filter is not supported with \"--volumes\"");
+    }
+    if !a.force {
+        let mut msg = String::from(
+            "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container",
+        );
+        if a.volumes {
+            msg.push_str("\n  - all anonymous volumes not used by at least one container");
+        }
+        if a.all {
+            msg.push_str("\n  - all images without at least one container associated to them");
+        } else {
+            msg.push_str("\n  - all dangling images");
+        }
+        let mut filters: Vec<&String> = a
+            .filter
+            .iter()
+            .filter(|f| ["label=", "label!=", "until="].iter().any(|p| f.starts_with(p)))
+            .collect();
+        filters.sort();
+        msg.push('\n');
+        if !filters.is_empty() {
+            msg.push_str("\n  Items to be pruned will be filtered with:");
+            for f in filters {
+                msg.push_str(&format!("\n  - {f}"));
+            }
+            msg.push('\n');
+        }
+        msg.push_str("\nAre you sure you want to continue?");
+        if !super::image::confirm(&msg) {
+            return Ok(());
+        }
+    }
+    let client = ctx.client().await?;
+    let filters = filters_json(ctx, &a.filter)?;
+    let mut total = 0u64;
+    // Containers, networks and volumes: endpoints a daemon without those resources
+    // lacks (404) are skipped.
+    let mut sections: Vec<(&str, &str, &str)> = vec![
+        ("/containers/prune", "ContainersDeleted", "Deleted Containers:"),
+        ("/networks/prune", "NetworksDeleted", "Deleted Networks:"),
+    ];
+    if a.volumes {
+        sections.push(("/volumes/prune", "VolumesDeleted", "Deleted Volumes:"));
+    }
+    for (path, key, title) in sections {
+        let r = client.post(path).query_opt("filters", filters.clone()).send().await;
+        let v: Value = match r {
+            Ok(r) => r.json().await?,
+            Err(e) if e.status() == Some(404) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(ids) = v[key].as_array().filter(|a| !a.is_empty()) {
+            let mut text = format!("{title}\n");
+            for id in ids.iter().filter_map(Value::as_str) {
+                text.push_str(id);
+                text.push('\n');
+            }
+            out(&format!("{text}\n"));
+            total += v["SpaceReclaimed"].as_u64().unwrap_or(0);
+        }
+    }
+    let mut img_filters = a.filter.clone();
+    img_filters.push(format!("dangling={}", !a.all));
+    let img_filters = filters_json(ctx, &img_filters)?;
+    let v: Value = client
+        .post("/images/prune")
+        .query_opt("filters", img_filters)
+        .send()
+        .await?
+        .json()
+        .await?;
+    if let Some(items) = v["ImagesDeleted"].as_array().filter(|a| !a.is_empty()) {
+        let mut text = String::from("Deleted Images:\n");
+        for d in items {
+            if let Some(u) = d["Untagged"].as_str().filter(|s| !s.is_empty()) {
+                text.push_str(&format!("untagged: {u}\n"));
+            } else if let Some(id) = d["Deleted"].as_str() {
+                text.push_str(&format!("deleted: {id}\n"));
+            }
+        }
+        out(&format!("{text}\n"));
+        total += v["SpaceReclaimed"].as_u64().unwrap_or(0);
+    }
+    out(&format!(
+        "Total reclaimed space: {}\n",
+        units::human_size(total as f64)
+    ));
     Ok(())
 }

@@ -126,3 +126,108 @@ pub(crate) async fn dispatch(ctx: &Ctx, cmd: ContainerCommand) -> anyhow::Result
         C::Wait(a) => c::wait(ctx, a).await,
     }
 }
+
+/// The top-level shortcuts docker keeps for container commands (`berth run`, ...).
+#[derive(Debug, Subcommand)]
+pub(crate) enum TopLevel {
+    /// Attach local standard input, output, and error streams to a running container
+    #[command(override_usage = "berth attach [OPTIONS] CONTAINER", help_template = HELP)]
+    Attach(AttachArgs),
+    /// Create a new image from a container's changes
+    #[command(override_usage = "berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]", help_template = HELP)]
+    Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    #[command(override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", help_template = HELP)]
+    Cp(CpArgs),
+    /// Create a new container
+    #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Create(CreateArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    #[command(override_usage = "berth diff CONTAINER", help_template = HELP)]
+    Diff(NamesArgs),
+    /// Execute a command in a running container
+    #[command(override_usage = "berth exec [OPTIONS] CONTAINER COMMAND [ARG...]", help_template = HELP)]
+    Exec(ExecArgs),
+    /// Export a container's filesystem as a tar archive
+    #[command(override_usage = "berth export [OPTIONS] CONTAINER", help_template = HELP)]
+    Export(ExportArgs),
+    /// Kill one or more running containers
+    #[command(override_usage = "berth kill [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Kill(KillArgs),
+    /// Fetch the logs of a container
+    #[command(override_usage = "berth logs [OPTIONS] CONTAINER", help_template = HELP)]
+    Logs(LogsArgs),
+    /// Pause all processes within one or more containers
+    #[command(override_usage = "berth pause CONTAINER [CONTAINER...]", help_template = HELP)]
+    Pause(NamesArgs),
+    /// List port mappings or a specific mapping for the container
+    #[command(override_usage = "berth port CONTAINER [PRIVATE_PORT[/PROTO]]", help_template = HELP)]
+    Port(PortArgs),
+    /// List containers
+    #[command(override_usage = "berth ps [OPTIONS]", help_template = HELP)]
+    Ps(PsArgs),
+    /// Rename a container
+    #[command(override_usage = "berth rename CONTAINER NEW_NAME", help_template = HELP)]
+    Rename(NamesArgs),
+    /// Restart one or more containers
+    #[command(override_usage = "berth restart [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Restart(StopArgs),
+    /// Remove one or more containers
+    #[command(override_usage = "berth rm [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Rm(RmArgs),
+    /// Create and run a new container from an image
+    #[command(override_usage = "berth run [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    Run(RunArgs),
+    /// Start one or more stopped containers
+    #[command(override_usage = "berth start [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Start(StartArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    #[command(override_usage = "berth stats [OPTIONS] [CONTAINER...]", help_template = HELP)]
+    Stats(StatsArgs),
+    /// Stop one or more running containers
+    #[command(override_usage = "berth stop [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Stop(StopArgs),
+    /// Display the running processes of a container
+    #[command(override_usage = "berth top CONTAINER [ps OPTIONS]", help_template = HELP)]
+    Top(TopArgs),
+    /// Unpause all processes within one or more containers
+    #[command(override_usage = "berth unpause CONTAINER [CONTAINER...]", help_template = HELP)]
+    Unpause(NamesArgs),
+    /// Update configuration of one or more containers
+    #[command(override_usage = "berth update [OPTIONS] CONTAINER [CONTAINER...]", help_template = HELP)]
+    Update(UpdateArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    #[command(override_usage = "berth wait CONTAINER [CONTAINER...]", help_template = HELP)]
+    Wait(NamesArgs),
+}
+
+impl From<TopLevel> for ContainerCommand {
+    fn from(t: TopLevel) -> ContainerCommand {
+        use ContainerCommand as C;
+        match t {
+            TopLevel::Attach(a) => C::Attach(a),
+            TopLevel::Commit(a) => C::Commit(a),
+            TopLevel::Cp(a) => C::Cp(a),
+            TopLevel::Create(a) => C::Create(a),
+            TopLevel::Diff(a) => C::Diff(a),
+            TopLevel::Exec(a) => C::Exec(a),
+            TopLevel::Export(a) => C::Export(a),
+            TopLevel::Kill(a) => C::Kill(a),
+            TopLevel::Logs(a) => C::Logs(a),
+            TopLevel::Pause(a) => C::Pause(a),
+            TopLevel::Port(a) => C::Port(a),
+            TopLevel::Ps(a) => C::Ls(a),
+            TopLevel::Rename(a) => C::Rename(a),
+            TopLevel::Restart(a) => C::Restart(a),
+            TopLevel::Rm(a) => C::Rm(a),
+            TopLevel::Run(a) => C::Run(a),
+            TopLevel::Start(a) => C::Start(a),
+            TopLevel::Stats(a) => C::Stats(a),
+            TopLevel::Stop(a) => C::Stop(a),
+            TopLevel::Top(a) => C::Top(a),
+            TopLevel::Unpause(a) => C::Unpause(a),
+            TopLevel::Update(a) => C::Update(a),
+            TopLevel::Wait(a) => C::Wait(a),
+        }
+    }
+}

@@ -285,19 +285,9 @@ pub(crate) fn monitor_tty_size(ctx: &Ctx, resize_path: String) {
             Some(v) => berth_client::Client::with_version(host, &v),
             None => berth_client::Client::new(host),
         };
-        let resize = |c: &berth_client::Client| {
-            let (h, w) = crate::tty::size().unwrap_or((0, 0));
-            let req = c.post(&resize_path).query("h", h).query("w", w);
-            async move {
-                if h == 0 && w == 0 {
-                    return true;
-                }
-                req.send().await.is_ok()
-            }
-        };
         // docker retries the first resize a few times while the process starts.
         for _ in 0..10 {
-            if resize(&client).await {
+            if resize(&client, &resize_path).await {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -308,9 +298,18 @@ pub(crate) fn monitor_tty_size(ctx: &Ctx, resize_path: String) {
             return;
         };
         while sig.recv().await.is_some() {
-            resize(&client).await;
+            resize(&client, &resize_path).await;
         }
     });
+}
+
+/// One `resize?h=&w=` with the current terminal size; true when sent or nothing to send.
+async fn resize(c: &berth_client::Client, path: &str) -> bool {
+    let (h, w) = crate::tty::size().unwrap_or((0, 0));
+    if h == 0 && w == 0 {
+        return true;
+    }
+    c.post(path).query("h", h).query("w", w).send().await.is_ok()
 }
 
 /// Forwards the usual termination signals to the container (`--sig-proxy`).

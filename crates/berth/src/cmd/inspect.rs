@@ -124,7 +124,7 @@ async fn inspect_impl(ctx: &Ctx, a: ImageInspectArgs, generic: bool) -> Result<(
 /// The daemon's inspect JSON as docker's CLI sees it through its typed structs
 /// (what `--format` templates run on): the image config keeps only the OCI fields,
 /// each omitted when empty, and `GraphDriver` lists `Data` before `Name`.
-fn typed_inspect(v: serde_json::Value) -> serde_json::Value {
+pub(crate) fn typed_inspect(v: serde_json::Value) -> serde_json::Value {
     use serde_json::{Map, Value};
     let Value::Object(mut top) = v else { return v };
     let empty = |v: &Value| match v {

@@ -1,6 +1,9 @@
 //! Commands, one module per resource. Each takes its clap args and a [`Ctx`].
 
 pub(crate) mod container;
+pub(crate) mod container_cli;
+pub(crate) mod container_info;
+pub(crate) mod container_cp;
 pub(crate) mod container_exec;
 pub(crate) mod container_opts;
 pub(crate) mod container_parse;
