@@ -6,6 +6,8 @@
 # Needs: hyperfine, python3, a release build (cargo build --release -p berth), root.
 # Uses a private berth daemon (socket/data-root under $BENCH_DIR), never /run/berth.
 # Results: $BENCH_DIR/*.json (hyperfine exports) and a markdown summary on stdout.
+# Each load/import run is prepared by removing the image and `sync`, so dirty pages of
+# the previous run are not written back during the measured one.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -72,24 +74,24 @@ bd rmi bench:load >/dev/null
 ls -l "$dir/rootfs.tar" "$dir/image.tar" >&2
 
 cmds_load=(
-    -n "berth-cli > berth: load" --prepare "$berth -H unix://$sock rmi -f bench:load >/dev/null 2>&1 || true"
+    -n "berth-cli > berth: load" --prepare "$berth -H unix://$sock rmi -f bench:load >/dev/null 2>&1; sync"
     "$berth -H unix://$sock load -q -i $dir/image.tar"
-    -n "docker-cli > berth: load" --prepare "$docker_cli -H unix://$sock rmi -f bench:load >/dev/null 2>&1 || true"
+    -n "docker-cli > berth: load" --prepare "$docker_cli -H unix://$sock rmi -f bench:load >/dev/null 2>&1; sync"
     "$docker_cli -H unix://$sock load -q -i $dir/image.tar"
 )
 cmds_import=(
-    -n "berth-cli > berth: import" --prepare "$berth -H unix://$sock rmi -f bench:imp >/dev/null 2>&1 || true"
+    -n "berth-cli > berth: import" --prepare "$berth -H unix://$sock rmi -f bench:imp >/dev/null 2>&1; sync"
     "$berth -H unix://$sock import $dir/rootfs.tar bench:imp"
-    -n "docker-cli > berth: import" --prepare "$docker_cli -H unix://$sock rmi -f bench:imp >/dev/null 2>&1 || true"
+    -n "docker-cli > berth: import" --prepare "$docker_cli -H unix://$sock rmi -f bench:imp >/dev/null 2>&1; sync"
     "$docker_cli -H unix://$sock import $dir/rootfs.tar bench:imp"
 )
 if [ "$have_docker" = 1 ]; then
     cmds_load+=(
-        -n "docker-cli > dockerd: load" --prepare "$docker_cli -H unix:///var/run/docker.sock rmi -f bench:load >/dev/null 2>&1 || true"
+        -n "docker-cli > dockerd: load" --prepare "$docker_cli -H unix:///var/run/docker.sock rmi -f bench:load >/dev/null 2>&1; sync"
         "$docker_cli -H unix:///var/run/docker.sock load -q -i $dir/image.tar"
     )
     cmds_import+=(
-        -n "docker-cli > dockerd: import" --prepare "$docker_cli -H unix:///var/run/docker.sock rmi -f bench:imp >/dev/null 2>&1 || true"
+        -n "docker-cli > dockerd: import" --prepare "$docker_cli -H unix:///var/run/docker.sock rmi -f bench:imp >/dev/null 2>&1; sync"
         "$docker_cli -H unix:///var/run/docker.sock import $dir/rootfs.tar bench:imp"
     )
 fi

@@ -55,8 +55,8 @@ impl Daemon {
         let id =
             crate::host::engine_id(&opts.data_root).map_err(|e| format!("write engine id: {e}"))?;
         let events = EventBus::new();
-        let images: Arc<dyn crate::images::ImageBackend> =
-            Arc::new(ImageService::new(store, events.clone()));
+        let image_service = Arc::new(ImageService::new(store, events.clone()));
+        let images: Arc<dyn crate::images::ImageBackend> = image_service.clone();
         let containers = Arc::new(ContainerManager::new(
             ManagerOptions {
                 data_root: opts.data_root.clone(),
@@ -67,6 +67,10 @@ impl Daemon {
             images.clone(),
             events.clone(),
         ));
+        let weak = Arc::downgrade(&containers);
+        image_service.set_users(Box::new(move |id| {
+            weak.upgrade().map(|c| c.image_users(id)).unwrap_or_default()
+        }));
         containers
             .load()
             .map_err(|e| format!("load containers from {}: {e}", opts.data_root.display()))?;

@@ -25,6 +25,8 @@ pub(crate) const BUF_SIZE: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct LocalContentStore {
     root: PathBuf,
+    /// Write buffer of each writer, allocated when the writer starts.
+    write_buf: usize,
 }
 
 impl LocalContentStore {
@@ -33,6 +35,7 @@ impl LocalContentStore {
     pub fn open(root: &Path) -> Result<LocalContentStore> {
         let store = LocalContentStore {
             root: root.to_path_buf(),
+            write_buf: BUF_SIZE,
         };
         for d in [
             store.ingest_dir(),
@@ -52,6 +55,13 @@ impl LocalContentStore {
             };
         }
         Ok(store)
+    }
+
+    /// Sets each writer's buffer (default 1 MiB): smaller for a server that keeps
+    /// many writers open at once (upload sessions), larger is faster for bulk loads.
+    pub fn with_write_buffer(mut self, bytes: usize) -> LocalContentStore {
+        self.write_buf = bytes.max(4096);
+        self
     }
 
     fn ingest_dir(&self) -> PathBuf {
@@ -106,7 +116,7 @@ impl LocalContentStore {
             .open(&path)
             .ctx(|| format!("create {}", path.display()))?;
         Ok(IngestWriter {
-            out: Some(BufWriter::with_capacity(BUF_SIZE, file)),
+            out: Some(BufWriter::with_capacity(self.write_buf, file)),
             path: Some(path),
             hasher: Hasher::new(berth_stdx::digest::Algorithm::Sha256),
             len: 0,

@@ -34,8 +34,7 @@ pub trait ContentStore: Send + Sync + std::fmt::Debug {
     /// Writes `data` as one blob, verified against `expected` when given.
     fn put(&self, data: &[u8], expected: Option<&Digest>) -> Result<Digest> {
         let mut w = self.writer()?;
-        w.write_all(data)
-            .map_err(|e| Error::io("write blob", e))?;
+        w.write_all(data).map_err(|e| Error::io("write blob", e))?;
         Ok(w.commit(expected)?.0)
     }
 }
@@ -175,7 +174,10 @@ pub(crate) mod conformance {
         dropped_writer_stores_nothing(cs);
         sha512_verified(cs);
         same_blob_twice_and_concurrently(cs);
-        assert!(cs.list().unwrap().is_empty(), "suite leaves the store empty");
+        assert!(
+            cs.list().unwrap().is_empty(),
+            "suite leaves the store empty"
+        );
     }
 
     fn write_read_stat_delete(cs: &dyn ContentStore) {

@@ -38,12 +38,12 @@ mod store;
 
 pub use archive::SaveItem;
 pub use change::parse_changes;
-pub use content::LocalContentStore;
-pub use content_store::{ContentStore, ContentWriter, MemoryContentStore};
 pub use config::{
     ContainerConfig, Descriptor, DockerManifestEntry, HealthConfig, History, ImageConfig, Index,
     Manifest, Platform, RootFs, media_types,
 };
+pub use content::LocalContentStore;
+pub use content_store::{ContentStore, ContentWriter, MemoryContentStore};
 pub use error::{Error, Result};
 pub use reference::{ParseReferenceError, Reference};
 pub use store::{

@@ -106,19 +106,29 @@ impl Auth {
         h.update(password.as_bytes());
         h.update(hash.as_bytes());
         let fp: [u8; 32] = h.finalize().into();
-        if self.verified.lock().unwrap_or_else(|p| p.into_inner()).contains(&fp) {
+        if self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&fp)
+        {
             return true;
         }
         let ok = bcrypt::verify(password, hash).unwrap_or(false);
         if ok {
-            self.verified.lock().unwrap_or_else(|p| p.into_inner()).insert(fp);
+            self.verified
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(fp);
         }
         ok
     }
 
     /// Decodes `Basic base64(user:pass)`.
     pub(crate) fn basic_credentials(header: &str) -> Option<(String, String)> {
-        let b64 = header.strip_prefix("Basic ").or_else(|| header.strip_prefix("basic "))?;
+        let b64 = header
+            .strip_prefix("Basic ")
+            .or_else(|| header.strip_prefix("basic "))?;
         let raw = STANDARD.decode(b64.trim()).ok()?;
         let s = String::from_utf8(raw).ok()?;
         let (u, p) = s.split_once(':')?;
@@ -245,6 +255,11 @@ mod tests {
         std::fs::write(&p, "# c\nalice:$2y$05$abc\n\n").unwrap();
         assert_eq!(parse_htpasswd(&p).unwrap().len(), 1);
         std::fs::write(&p, "alice:{SHA}xyz\n").unwrap();
-        assert!(parse_htpasswd(&p).unwrap_err().to_string().contains("line 1"));
+        assert!(
+            parse_htpasswd(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("line 1")
+        );
     }
 }

@@ -62,8 +62,7 @@ pub enum ConfigError {
 impl ConfigFile {
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
         let file = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(file.clone(), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(file.clone(), e))?;
         ConfigFile::parse(&text).map_err(|msg| ConfigError::Invalid { file, msg })
     }
 
@@ -84,7 +83,10 @@ impl ConfigFile {
                     .or_else(|| line.split_once(':'))
                     .ok_or_else(|| format!("line {}: want key = value", i + 1))?;
                 let v = v.trim().trim_matches('"');
-                pairs.push((k.trim().to_string(), serde_json::Value::String(v.to_string())));
+                pairs.push((
+                    k.trim().to_string(),
+                    serde_json::Value::String(v.to_string()),
+                ));
             }
         }
         let mut c = ConfigFile::default();
@@ -139,16 +141,19 @@ mod tests {
 
     #[test]
     fn json_and_lines() {
-        let j = ConfigFile::parse(r#"{"addr":"127.0.0.1:1","data_root":"/d","delete":true}"#)
-            .unwrap();
-        let k = ConfigFile::parse("# x\naddr = 127.0.0.1:1\ndata-root: /d\ndelete=true\n")
-            .unwrap();
+        let j =
+            ConfigFile::parse(r#"{"addr":"127.0.0.1:1","data_root":"/d","delete":true}"#).unwrap();
+        let k = ConfigFile::parse("# x\naddr = 127.0.0.1:1\ndata-root: /d\ndelete=true\n").unwrap();
         assert_eq!(j, k);
         let c = j.apply(Config::default());
         assert_eq!(c.addr, "127.0.0.1:1");
         assert!(c.delete);
         assert_eq!(c.realm, "berth-registry");
-        assert!(ConfigFile::parse("bogus = 1").unwrap_err().contains("unknown key"));
+        assert!(
+            ConfigFile::parse("bogus = 1")
+                .unwrap_err()
+                .contains("unknown key")
+        );
         assert!(ConfigFile::parse(r#"{"delete":"maybe"}"#).is_err());
     }
 }

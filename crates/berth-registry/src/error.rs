@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 /// The distribution spec's error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
+pub(crate) enum Code {
     BlobUnknown,
     BlobUploadInvalid,
     BlobUploadUnknown,
@@ -18,12 +18,12 @@ pub enum Code {
     ManifestUnknown,
     NameInvalid,
     NameUnknown,
-    SizeInvalid,
     Unauthorized,
-    Denied,
     Unsupported,
     RangeInvalid,
     TooLarge,
+    TooManyRequests,
+    PaginationInvalid,
     Internal,
 }
 
@@ -39,10 +39,11 @@ impl Code {
             Code::ManifestUnknown => "MANIFEST_UNKNOWN",
             Code::NameInvalid => "NAME_INVALID",
             Code::NameUnknown => "NAME_UNKNOWN",
-            Code::SizeInvalid | Code::TooLarge => "SIZE_INVALID",
+            Code::TooLarge => "MANIFEST_INVALID",
             Code::Unauthorized => "UNAUTHORIZED",
-            Code::Denied => "DENIED",
             Code::Unsupported => "UNSUPPORTED",
+            Code::TooManyRequests => "TOOMANYREQUESTS",
+            Code::PaginationInvalid => "PAGINATION_NUMBER_INVALID",
             Code::Internal => "UNKNOWN",
         }
     }
@@ -59,12 +60,12 @@ impl Code {
             | Code::ManifestBlobUnknown
             | Code::ManifestInvalid
             | Code::NameInvalid
-            | Code::SizeInvalid => StatusCode::BAD_REQUEST,
+            | Code::PaginationInvalid => StatusCode::BAD_REQUEST,
             Code::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
             Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
-            Code::Denied => StatusCode::FORBIDDEN,
             Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
+            Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,7 +113,9 @@ impl ApiError {
 impl From<berth_image::Error> for ApiError {
     fn from(e: berth_image::Error) -> ApiError {
         match e.kind() {
-            berth_stdx::ErrorKind::InvalidArgument => ApiError::new(Code::DigestInvalid, e.to_string()),
+            berth_stdx::ErrorKind::InvalidArgument => {
+                ApiError::new(Code::DigestInvalid, e.to_string())
+            }
             berth_stdx::ErrorKind::NotFound => ApiError::new(Code::BlobUnknown, e.to_string()),
             _ => ApiError::internal(e),
         }

@@ -14,13 +14,13 @@
 //! Code map: `names` (the name grammar, the path-safety gate), `storage`
 //! (repository links), `uploads` (upload sessions), `auth`, `config`, `error` (the
 //! spec's error codes and the one code → status map), `routes` (dispatch and
-//! handlers), `server` (listeners, TLS).
-//!
-//! Not yet: garbage collection of blobs no repository links.
+//! handlers), `server` (listeners, TLS, the data-root lock), `gc` (sweeping blobs no
+//! repository links, safe while serving).
 
 mod auth;
 mod config;
 mod error;
+mod gc;
 mod names;
 mod routes;
 mod server;
@@ -29,5 +29,5 @@ mod uploads;
 
 pub use auth::HtpasswdError;
 pub use config::{Config, ConfigError, ConfigFile};
-pub use error::Code;
-pub use server::{Server, ServeError, start};
+pub use gc::GcReport;
+pub use server::{ServeError, Server, garbage_collect, start};

@@ -57,7 +57,10 @@ pub(crate) fn valid_tag(tag: &str) -> bool {
 
 /// Upload session ids are ours: 32 lowercase hex characters.
 pub(crate) fn valid_upload_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

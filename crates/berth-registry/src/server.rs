@@ -27,11 +27,41 @@ pub enum ServeError {
     Listen(String, std::io::Error),
     #[error("--tls-cert and --tls-key go together")]
     TlsPair,
+    #[error("lock data-root {0}: {1} (is another registry using it?)")]
+    Locked(String, std::io::Error),
+    #[error("garbage collection: {0}")]
+    Gc(String),
+}
+
+fn lock_root(root: &std::path::Path) -> Result<berth_stdx::LockFile, ServeError> {
+    let err = |e| ServeError::Locked(root.display().to_string(), e);
+    std::fs::create_dir_all(root).map_err(err)?;
+    berth_stdx::LockFile::try_lock(&root.join("registry.lock")).map_err(err)
+}
+
+fn open_storage(root: &std::path::Path) -> Result<Storage, ServeError> {
+    let err = |e: String| ServeError::Storage(root.display().to_string(), e);
+    // Upload sessions each hold a writer: a small buffer keeps many of them cheap.
+    let content = LocalContentStore::open(&root.join("content"))
+        .map_err(|e| err(e.to_string()))?
+        .with_write_buffer(128 << 10);
+    Storage::new(root.join("repositories"), Arc::new(content)).map_err(|e| err(e.to_string()))
+}
+
+/// Collects unlinked blobs of a registry that is not running (takes the data-root
+/// lock, so it refuses while a server uses `data_root`).
+pub fn garbage_collect(data_root: &std::path::Path) -> Result<crate::GcReport, ServeError> {
+    let _lock = lock_root(data_root)?;
+    let storage = open_storage(data_root)?;
+    crate::gc::collect(&data_root.join("repositories"), storage.content.as_ref())
+        .map_err(|e| ServeError::Gc(e.to_string()))
 }
 
 /// A running registry.
 pub struct Server {
     addr: SocketAddr,
+    state: Arc<AppState>,
+    data_root: std::path::PathBuf,
     tls: bool,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -45,7 +75,22 @@ impl Server {
 
     /// `http://ADDR` or `https://ADDR`.
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
+    }
+
+    /// Collects blobs no repository links, while serving: uploads that would link
+    /// a blob wait for the sweep, and the sweep waits for them.
+    pub async fn gc(&self) -> Result<crate::GcReport, ServeError> {
+        let _guard = self.state.gc_lock.write().await;
+        let (st, repos) = (self.state.clone(), self.data_root.join("repositories"));
+        tokio::task::spawn_blocking(move || crate::gc::collect(&repos, st.storage.content.as_ref()))
+            .await
+            .map_err(|e| ServeError::Gc(e.to_string()))?
+            .map_err(|e| ServeError::Gc(e.to_string()))
     }
 
     /// Runs until the task ends (it does not end on its own).
@@ -68,7 +113,10 @@ fn load_tls(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor
         .collect::<Result<_, _>>()
         .map_err(|e| ServeError::Tls(format!("parse certificate {}: {e}", cert.display())))?;
     if certs.is_empty() {
-        return Err(ServeError::Tls(format!("no certificate in {}", cert.display())));
+        return Err(ServeError::Tls(format!(
+            "no certificate in {}",
+            cert.display()
+        )));
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| ServeError::Tls(format!("read private key {}: {e}", key.display())))?;
@@ -101,20 +149,23 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
         None => None,
     };
     let root = config.data_root.clone();
-    let storage = tokio::task::spawn_blocking(move || -> Result<Storage, String> {
-        let content = LocalContentStore::open(&root.join("content")).map_err(|e| e.to_string())?;
-        Storage::new(root.join("repositories"), Arc::new(content)).map_err(|e| e.to_string())
+    let (lock, storage) = tokio::task::spawn_blocking(move || {
+        // The lock first: opening the content store clears its ingest area, which
+        // must never happen under a running server.
+        let lock = lock_root(&root)?;
+        Ok::<_, ServeError>((lock, open_storage(&root)?))
     })
     .await
-    .map_err(|e| ServeError::Storage(config.data_root.display().to_string(), e.to_string()))?
-    .map_err(|e| ServeError::Storage(config.data_root.display().to_string(), e))?;
+    .map_err(|e| ServeError::Storage(config.data_root.display().to_string(), e.to_string()))??;
     let state = Arc::new(AppState {
         storage,
         uploads: Uploads::default(),
         auth,
         delete: config.delete,
+        gc_lock: tokio::sync::RwLock::new(()),
+        _lock: lock,
     });
-    let app = routes::router(state);
+    let app = routes::router(state.clone());
     let listener = TcpListener::bind(&config.addr)
         .await
         .map_err(|e| ServeError::Listen(config.addr.clone(), e))?;
@@ -139,6 +190,8 @@ pub async fn start(config: Config) -> Result<Server, ServeError> {
     };
     Ok(Server {
         addr,
+        state,
+        data_root: config.data_root.clone(),
         tls: is_tls,
         shutdown: Some(tx),
         task,

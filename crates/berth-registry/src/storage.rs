@@ -139,7 +139,10 @@ impl Storage {
         }
         let dir = self.repo(name).join("_manifests/tags");
         let mut out = Vec::new();
-        for e in not_found_ok(fs::read_dir(&dir).map(Some))?.into_iter().flatten() {
+        for e in not_found_ok(fs::read_dir(&dir).map(Some))?
+            .into_iter()
+            .flatten()
+        {
             let e = e?;
             if let Some(n) = e.file_name().to_str()
                 && crate::names::valid_tag(n)
@@ -168,7 +171,9 @@ impl Storage {
                 .into_iter()
                 .flatten()
             {
-                let f = e?.path().join(format!("{}-{}", d.algorithm().name(), d.hex()));
+                let f = e?
+                    .path()
+                    .join(format!("{}-{}", d.algorithm().name(), d.hex()));
                 remove(&f)?;
             }
         }
@@ -182,8 +187,11 @@ impl Storage {
         desc: &serde_json::Value,
         d: &Digest,
     ) -> io::Result<()> {
-        let p = digest_path(self.repo(name).join("_manifests/referrers"), subject)
-            .join(format!("{}-{}", d.algorithm().name(), d.hex()));
+        let p = digest_path(self.repo(name).join("_manifests/referrers"), subject).join(format!(
+            "{}-{}",
+            d.algorithm().name(),
+            d.hex()
+        ));
         Self::write_link(&p, &serde_json::to_vec(desc)?)
     }
 
@@ -195,7 +203,10 @@ impl Storage {
     ) -> io::Result<Vec<serde_json::Value>> {
         let dir = digest_path(self.repo(name).join("_manifests/referrers"), subject);
         let mut files = Vec::new();
-        for e in not_found_ok(fs::read_dir(&dir).map(Some))?.into_iter().flatten() {
+        for e in not_found_ok(fs::read_dir(&dir).map(Some))?
+            .into_iter()
+            .flatten()
+        {
             files.push(e?.path());
         }
         files.sort();

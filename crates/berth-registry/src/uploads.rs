@@ -13,7 +13,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Sessions idle longer than this are dropped (with their data) at the next start.
-const IDLE_LIMIT: Duration = Duration::from_secs(24 * 3600);
+const IDLE_LIMIT: Duration = Duration::from_secs(3600);
+
+/// Open sessions at most: each holds a file descriptor and a write buffer, so
+/// clients must not be able to open them without bound.
+pub(crate) const MAX_SESSIONS: usize = 256;
 
 struct Slot {
     repo: String,
@@ -37,10 +41,14 @@ impl Uploads {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn start(&self, repo: &str, writer: Box<dyn ContentWriter>) -> String {
+    /// Opens a session; `None` when too many are open.
+    pub(crate) fn start(&self, repo: &str, writer: Box<dyn ContentWriter>) -> Option<String> {
         let id = berth_stdx::id::random_hex(16);
         let mut m = self.lock();
         m.retain(|_, s| s.touched.elapsed() < IDLE_LIMIT);
+        if m.len() >= MAX_SESSIONS {
+            return None;
+        }
         m.insert(
             id.clone(),
             Slot {
@@ -50,7 +58,7 @@ impl Uploads {
                 touched: Instant::now(),
             },
         );
-        id
+        Some(id)
     }
 
     /// Takes the writer of session `id` of `repo` for one request.

@@ -19,7 +19,10 @@ async fn basic_auth() {
     .await;
     let r = reg.client.get(reg.u("/v2/")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"test realm\"");
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Basic realm=\"test realm\""
+    );
     assert_eq!(error_code(r).await, "UNAUTHORIZED");
 
     let ok = reg
@@ -47,7 +50,13 @@ async fn basic_auth() {
     // missing repository: nothing is revealed about what exists.
     let mut bodies = Vec::new();
     for (user, pass) in [("alice", "wrong"), ("mallory", "s3cret")] {
-        for path in ["/v2/private/tags/list".to_string(), format!("/v2/private/blobs/{d}"), "/v2/nothing/tags/list".into(), "/v2/_catalog".into(), "/v1/search?q=p".into()] {
+        for path in [
+            "/v2/private/tags/list".to_string(),
+            format!("/v2/private/blobs/{d}"),
+            "/v2/nothing/tags/list".into(),
+            "/v2/_catalog".into(),
+            "/v1/search?q=p".into(),
+        ] {
             let r = reg
                 .client
                 .get(reg.u(&path))
@@ -160,7 +169,10 @@ async fn tls_with_a_self_signed_certificate() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["docker-distribution-api-version"], "registry/2.0");
+    assert_eq!(
+        r.headers()["docker-distribution-api-version"],
+        "registry/2.0"
+    );
     // A plain-HTTP request to the TLS port fails cleanly, and the server keeps serving.
     let plain = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{port}/v2/"))

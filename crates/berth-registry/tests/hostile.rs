@@ -24,7 +24,12 @@ async fn digest_mismatch_stores_nothing() {
     assert_eq!(r.status(), 400);
     assert_eq!(error_code(r).await, "DIGEST_INVALID");
     // Same through a session.
-    let r = reg.client.post(reg.u("/v2/x/blobs/uploads/")).send().await.unwrap();
+    let r = reg
+        .client
+        .post(reg.u("/v2/x/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
     let loc = r.headers()["location"].to_str().unwrap().to_string();
     let r = reg
         .client
@@ -100,15 +105,40 @@ async fn manifest_naming_unpushed_blobs() {
         .put_manifest("m", "i", OCI_INDEX, &serde_json::to_vec(&idx).unwrap())
         .await;
     assert_eq!(error_code(r).await, "MANIFEST_BLOB_UNKNOWN");
-    let r = reg.client.get(reg.u("/v2/m/manifests/v1")).send().await.unwrap();
+    let r = reg
+        .client
+        .get(reg.u("/v2/m/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
+    // A foreign layer (fetched from its urls) need not be pushed.
+    let foreign = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+                    "digest": missing.to_string(), "size": 1, "urls": ["https://example.com/l"]}],
+    });
+    let r = reg
+        .put_manifest(
+            "m",
+            "foreign",
+            OCI_MANIFEST,
+            &serde_json::to_vec(&foreign).unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
 }
 
 #[tokio::test]
 async fn bad_manifests() {
     let reg = start().await;
     // Malformed JSON, a non-object, a bad descriptor digest.
-    for body in [&b"{not json"[..], b"[1,2]", br#"{"schemaVersion":2,"layers":[{"digest":"sha256:zz"}]}"#] {
+    for body in [
+        &b"{not json"[..],
+        b"[1,2]",
+        br#"{"schemaVersion":2,"layers":[{"digest":"sha256:zz"}]}"#,
+    ] {
         let r = reg.put_manifest("m", "v1", OCI_MANIFEST, body).await;
         assert_eq!(r.status(), 400);
         assert_eq!(error_code(r).await, "MANIFEST_INVALID");
@@ -168,8 +198,12 @@ async fn traversal_names_are_rejected() {
 
 async fn raw_request(reg: &Reg, method: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(reg.server.local_addr()).await.unwrap();
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    let mut s = tokio::net::TcpStream::connect(reg.server.local_addr())
+        .await
+        .unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
@@ -186,8 +220,16 @@ async fn unknown_upload_ids() {
         }
     }
     // A real session of another repository is unknown here.
-    let r = reg.client.post(reg.u("/v2/x/blobs/uploads/")).send().await.unwrap();
-    let uuid = r.headers()["docker-upload-uuid"].to_str().unwrap().to_string();
+    let r = reg
+        .client
+        .post(reg.u("/v2/x/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    let uuid = r.headers()["docker-upload-uuid"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let r = reg
         .client
         .get(reg.u(&format!("/v2/y/blobs/uploads/{uuid}")))
@@ -201,9 +243,19 @@ async fn unknown_upload_ids() {
 async fn unknown_things_are_404() {
     let reg = start().await;
     reg.push_image("known", "v1", b"x").await;
-    let r = reg.client.get(reg.u("/v2/unknown/manifests/v1")).send().await.unwrap();
+    let r = reg
+        .client
+        .get(reg.u("/v2/unknown/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(r).await, "NAME_UNKNOWN");
-    let r = reg.client.get(reg.u("/v2/known/manifests/v2")).send().await.unwrap();
+    let r = reg
+        .client
+        .get(reg.u("/v2/known/manifests/v2"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
     let r = reg
         .client
@@ -234,14 +286,30 @@ async fn concurrent_pushes_of_one_large_blob() {
                     .unwrap();
                 assert_eq!(r.status(), 201);
             } else {
-                let r = reg.client.post(reg.u("/v2/same/blobs/uploads/")).send().await.unwrap();
+                let r = reg
+                    .client
+                    .post(reg.u("/v2/same/blobs/uploads/"))
+                    .send()
+                    .await
+                    .unwrap();
                 let mut loc = r.headers()["location"].to_str().unwrap().to_string();
                 for c in data.chunks(5 << 20) {
-                    let r = reg.client.patch(reg.u(&loc)).body(c.to_vec()).send().await.unwrap();
+                    let r = reg
+                        .client
+                        .patch(reg.u(&loc))
+                        .body(c.to_vec())
+                        .send()
+                        .await
+                        .unwrap();
                     assert_eq!(r.status(), 202);
                     loc = r.headers()["location"].to_str().unwrap().to_string();
                 }
-                let r = reg.client.put(reg.u(&format!("{loc}?digest={d}"))).send().await.unwrap();
+                let r = reg
+                    .client
+                    .put(reg.u(&format!("{loc}?digest={d}")))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), 201);
             }
         }));
@@ -288,4 +356,59 @@ async fn many_concurrent_blob_gets() {
     for t in tasks {
         t.await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn upload_sessions_are_bounded() {
+    let reg = start().await;
+    let mut last = 0;
+    for _ in 0..300 {
+        let r = reg
+            .client
+            .post(reg.u("/v2/x/blobs/uploads/"))
+            .send()
+            .await
+            .unwrap();
+        last = r.status().as_u16();
+        if last != 202 {
+            assert_eq!(error_code(r).await, "TOOMANYREQUESTS");
+            break;
+        }
+    }
+    assert_eq!(last, 429);
+    // Monolithic pushes and mounts open no session and still work.
+    reg.push_blob("x", b"still fine").await;
+}
+
+#[tokio::test]
+async fn client_vanishing_mid_upload_leaves_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let reg = start().await;
+    let r = reg
+        .client
+        .post(reg.u("/v2/x/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let mut s = tokio::net::TcpStream::connect(reg.server.local_addr())
+        .await
+        .unwrap();
+    let head = format!("PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&[7u8; 300_000]).await.unwrap();
+    drop(s);
+    // The broken chunk ends the session and its ingest data goes with it.
+    let ingest = reg.dir.path().join("data/content/ingest");
+    let mut gone = false;
+    for _ in 0..100 {
+        let r = reg.client.get(reg.u(&loc)).send().await.unwrap();
+        if r.status() == 404 && std::fs::read_dir(&ingest).unwrap().count() == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(gone, "session or ingest data left behind");
+    assert_eq!(blob_files(&reg), 0);
 }

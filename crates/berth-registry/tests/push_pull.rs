@@ -8,7 +8,10 @@ async fn base_endpoint() {
     let reg = start().await;
     let r = reg.client.get(reg.u("/v2/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["docker-distribution-api-version"], "registry/2.0");
+    assert_eq!(
+        r.headers()["docker-distribution-api-version"],
+        "registry/2.0"
+    );
     assert_eq!(r.text().await.unwrap(), "{}");
 }
 
@@ -28,7 +31,10 @@ async fn push_and_pull_an_image() {
             .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], OCI_MANIFEST);
-        assert_eq!(r.headers()["docker-content-digest"], md.to_string().as_str());
+        assert_eq!(
+            r.headers()["docker-content-digest"],
+            md.to_string().as_str()
+        );
         assert_eq!(r.bytes().await.unwrap(), body);
     }
     let r = reg
@@ -38,7 +44,10 @@ async fn push_and_pull_an_image() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-length"], body.len().to_string().as_str());
+    assert_eq!(
+        r.headers()["content-length"],
+        body.len().to_string().as_str()
+    );
 
     let ld = digest(&layer);
     let r = reg
@@ -48,7 +57,10 @@ async fn push_and_pull_an_image() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["docker-content-digest"], ld.to_string().as_str());
+    assert_eq!(
+        r.headers()["docker-content-digest"],
+        ld.to_string().as_str()
+    );
     assert_eq!(r.bytes().await.unwrap(), layer);
 
     let r = reg
@@ -58,7 +70,10 @@ async fn push_and_pull_an_image() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-length"], layer.len().to_string().as_str());
+    assert_eq!(
+        r.headers()["content-length"],
+        layer.len().to_string().as_str()
+    );
 
     // Ranges: 206 with Content-Range, and 416 when unsatisfiable.
     let r = reg
@@ -97,7 +112,10 @@ async fn chunked_upload_with_status_and_order_check() {
         .unwrap();
     assert_eq!(r.status(), 202);
     assert_eq!(r.headers()["range"], "0-0");
-    let uuid = r.headers()["docker-upload-uuid"].to_str().unwrap().to_string();
+    let uuid = r.headers()["docker-upload-uuid"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let mut loc = r.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(loc, format!("/v2/chunky/blobs/uploads/{uuid}"));
 
@@ -107,7 +125,10 @@ async fn chunked_upload_with_status_and_order_check() {
             .client
             .patch(reg.u(&loc))
             .header("content-type", "application/octet-stream")
-            .header("content-range", format!("{}-{}", off, off + chunk.len() - 1))
+            .header(
+                "content-range",
+                format!("{}-{}", off, off + chunk.len() - 1),
+            )
             .body(chunk.to_vec())
             .send()
             .await
@@ -130,7 +151,10 @@ async fn chunked_upload_with_status_and_order_check() {
     }
     let r = reg.client.get(reg.u(&loc)).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(r.headers()["range"], format!("0-{}", data.len() - 1).as_str());
+    assert_eq!(
+        r.headers()["range"],
+        format!("0-{}", data.len() - 1).as_str()
+    );
 
     let r = reg
         .client
@@ -139,7 +163,10 @@ async fn chunked_upload_with_status_and_order_check() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    assert_eq!(r.headers()["location"], format!("/v2/chunky/blobs/{d}").as_str());
+    assert_eq!(
+        r.headers()["location"],
+        format!("/v2/chunky/blobs/{d}").as_str()
+    );
     let got = reg
         .client
         .get(reg.u(&format!("/v2/chunky/blobs/{d}")))
@@ -195,12 +222,17 @@ async fn cross_repository_mount() {
     let d = reg.push_blob("src/repo", b"shared layer").await;
     let r = reg
         .client
-        .post(reg.u(&format!("/v2/dst/repo/blobs/uploads/?mount={d}&from=src/repo")))
+        .post(reg.u(&format!(
+            "/v2/dst/repo/blobs/uploads/?mount={d}&from=src/repo"
+        )))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    assert_eq!(r.headers()["location"], format!("/v2/dst/repo/blobs/{d}").as_str());
+    assert_eq!(
+        r.headers()["location"],
+        format!("/v2/dst/repo/blobs/{d}").as_str()
+    );
     let r = reg
         .client
         .get(reg.u(&format!("/v2/dst/repo/blobs/{d}")))
@@ -212,7 +244,9 @@ async fn cross_repository_mount() {
     let other = digest(b"nowhere");
     let r = reg
         .client
-        .post(reg.u(&format!("/v2/dst/repo/blobs/uploads/?mount={other}&from=src/repo")))
+        .post(reg.u(&format!(
+            "/v2/dst/repo/blobs/uploads/?mount={other}&from=src/repo"
+        )))
         .send()
         .await
         .unwrap();
@@ -242,7 +276,10 @@ async fn tags_catalog_paging_and_search() {
         .await
         .unwrap();
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(v, serde_json::json!({"name": "team/app", "tags": ["a", "b", "c"]}));
+    assert_eq!(
+        v,
+        serde_json::json!({"name": "team/app", "tags": ["a", "b", "c"]})
+    );
 
     let r = reg
         .client
@@ -268,6 +305,15 @@ async fn tags_catalog_paging_and_search() {
 
     let r = reg
         .client
+        .get(reg.u("/v2/team/app/tags/list?n=-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(error_code(r).await, "PAGINATION_NUMBER_INVALID");
+
+    let r = reg
+        .client
         .get(reg.u("/v2/nope/tags/list"))
         .send()
         .await
@@ -284,14 +330,20 @@ async fn tags_catalog_paging_and_search() {
         .json()
         .await
         .unwrap();
-    assert_eq!(v, serde_json::json!({"repositories": ["other", "team/app"]}));
+    assert_eq!(
+        v,
+        serde_json::json!({"repositories": ["other", "team/app"]})
+    );
     let r = reg
         .client
         .get(reg.u("/v2/_catalog?n=1"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["link"], "</v2/_catalog?n=1&last=other>; rel=\"next\"");
+    assert_eq!(
+        r.headers()["link"],
+        "</v2/_catalog?n=1&last=other>; rel=\"next\""
+    );
 
     let v: serde_json::Value = reg
         .client
@@ -335,7 +387,9 @@ async fn index_and_referrers() {
     });
     let sb = serde_json::to_vec(&sig).unwrap();
     let sd = digest(&sb);
-    let r = reg.put_manifest("r", &sd.to_string(), OCI_MANIFEST, &sb).await;
+    let r = reg
+        .put_manifest("r", &sd.to_string(), OCI_MANIFEST, &sb)
+        .await;
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["oci-subject"], md.to_string().as_str());
 
@@ -350,7 +404,10 @@ async fn index_and_referrers() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["manifests"].as_array().unwrap().len(), 1);
     assert_eq!(v["manifests"][0]["digest"], sd.to_string());
-    assert_eq!(v["manifests"][0]["artifactType"], "application/vnd.example.sig");
+    assert_eq!(
+        v["manifests"][0]["artifactType"],
+        "application/vnd.example.sig"
+    );
     assert_eq!(v["manifests"][0]["annotations"]["k"], "v");
 
     let r = reg
@@ -371,7 +428,9 @@ async fn sha512_manifest() {
     let mut h = berth_stdx::digest::Hasher::new(berth_stdx::digest::Algorithm::Sha512);
     h.update(&m);
     let d = h.finish();
-    let r = reg.put_manifest("s", &d.to_string(), OCI_MANIFEST, &m).await;
+    let r = reg
+        .put_manifest("s", &d.to_string(), OCI_MANIFEST, &m)
+        .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let r = reg
         .client
@@ -387,27 +446,67 @@ async fn sha512_manifest() {
 async fn deletes() {
     let reg = start().await;
     let (_, md) = reg.push_image("d", "v1", b"x").await;
-    let r = reg.client.delete(reg.u("/v2/d/manifests/v1")).send().await.unwrap();
+    let r = reg
+        .client
+        .delete(reg.u("/v2/d/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
-    let r = reg.client.get(reg.u("/v2/d/manifests/v1")).send().await.unwrap();
+    let r = reg
+        .client
+        .get(reg.u("/v2/d/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
     // still there by digest; then deleted by digest
-    let r = reg.client.get(reg.u(&format!("/v2/d/manifests/{md}"))).send().await.unwrap();
+    let r = reg
+        .client
+        .get(reg.u(&format!("/v2/d/manifests/{md}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = reg.client.delete(reg.u(&format!("/v2/d/manifests/{md}"))).send().await.unwrap();
+    let r = reg
+        .client
+        .delete(reg.u(&format!("/v2/d/manifests/{md}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
-    let r = reg.client.get(reg.u(&format!("/v2/d/manifests/{md}"))).send().await.unwrap();
+    let r = reg
+        .client
+        .get(reg.u(&format!("/v2/d/manifests/{md}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let ld = digest(b"x");
-    let r = reg.client.delete(reg.u(&format!("/v2/d/blobs/{ld}"))).send().await.unwrap();
+    let r = reg
+        .client
+        .delete(reg.u(&format!("/v2/d/blobs/{ld}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
-    let r = reg.client.get(reg.u(&format!("/v2/d/blobs/{ld}"))).send().await.unwrap();
+    let r = reg
+        .client
+        .get(reg.u(&format!("/v2/d/blobs/{ld}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 
     // Without --delete: 405 UNSUPPORTED.
     let reg = start_with(|_, _| {}).await;
     let (_, md) = reg.push_image("d", "v1", b"x").await;
-    let r = reg.client.delete(reg.u(&format!("/v2/d/manifests/{md}"))).send().await.unwrap();
+    let r = reg
+        .client
+        .delete(reg.u(&format!("/v2/d/manifests/{md}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 405);
     assert_eq!(error_code(r).await, "UNSUPPORTED");
 }

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn have_skopeo() -> bool {
-    Command::new("skopeo").arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// A one-layer OCI image layout at `dir`, tagged `v1`.
@@ -25,7 +28,8 @@ fn oci_layout(dir: &Path) {
     h.set_size(6);
     h.set_mode(0o644);
     h.set_cksum();
-    tar.append_data(&mut h, "hello.txt", &b"hello\n"[..]).unwrap();
+    tar.append_data(&mut h, "hello.txt", &b"hello\n"[..])
+        .unwrap();
     let diff_id = digest(tar.get_ref());
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
@@ -117,7 +121,11 @@ async fn skopeo_with_basic_auth_and_with_tokens() {
     }
     let write_htpasswd = |dir: &Path| {
         let p = dir.join("htpasswd");
-        std::fs::write(&p, format!("alice:{}\n", bcrypt::hash("s3cret", 5).unwrap())).unwrap();
+        std::fs::write(
+            &p,
+            format!("alice:{}\n", bcrypt::hash("s3cret", 5).unwrap()),
+        )
+        .unwrap();
         p
     };
     let reg = start_with(|c, dir| c.htpasswd = Some(write_htpasswd(dir))).await;
@@ -125,12 +133,22 @@ async fn skopeo_with_basic_auth_and_with_tokens() {
     // Wrong credentials fail.
     let host = reg.server.local_addr().to_string();
     let out = tokio::task::block_in_place(|| {
-        skopeo(&["list-tags", "--tls-verify=false", "--creds", "alice:bad", &format!("docker://{host}/e2e/app")])
+        skopeo(&[
+            "list-tags",
+            "--tls-verify=false",
+            "--creds",
+            "alice:bad",
+            &format!("docker://{host}/e2e/app"),
+        ])
     });
     assert!(!out.status.success());
 
     // Token flow: the realm must name our own address, so pick a free port first.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let reg = start_with(|c, dir| {
         c.addr = format!("127.0.0.1:{port}");
         c.htpasswd = Some(write_htpasswd(dir));

@@ -11,6 +11,24 @@ pub(crate) enum RegistryCommand {
     /// Run an OCI distribution registry
     #[command(override_usage = "berth registry serve [OPTIONS]", help_template = HELP)]
     Serve(ServeArgs),
+    /// Remove blobs no repository links (the registry must be stopped)
+    #[command(
+        name = "garbage-collect",
+        override_usage = "berth registry garbage-collect [OPTIONS]",
+        help_template = HELP
+    )]
+    GarbageCollect(GcArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct GcArgs {
+    /// Root directory of registry storage
+    #[arg(
+        long = "data-root",
+        value_name = "string",
+        default_value = "/var/lib/berth-registry"
+    )]
+    data_root: PathBuf,
 }
 
 /// Flags of `berth registry serve`; each overrides the same key of `--config`.
@@ -44,7 +62,12 @@ pub(crate) struct ServeArgs {
     #[arg(long = "config", value_name = "string")]
     config: Option<PathBuf>,
     /// Set the logging level ("debug"|"info"|"warn"|"error")
-    #[arg(short = 'l', long = "log-level", value_name = "string", default_value = "info")]
+    #[arg(
+        short = 'l',
+        long = "log-level",
+        value_name = "string",
+        default_value = "info"
+    )]
     log_level: String,
 }
 
@@ -66,7 +89,15 @@ fn config(args: ServeArgs) -> anyhow::Result<berth_registry::Config> {
 }
 
 pub(crate) fn run(cmd: RegistryCommand) -> anyhow::Result<()> {
-    let RegistryCommand::Serve(args) = cmd;
+    let args = match cmd {
+        RegistryCommand::Serve(a) => a,
+        RegistryCommand::GarbageCollect(a) => {
+            let r = berth_registry::garbage_collect(&a.data_root)
+                .map_err(|e| anyhow!("berth registry garbage-collect: {e}"))?;
+            println!("removed {} blobs, {} bytes", r.blobs_removed, r.bytes_freed);
+            return Ok(());
+        }
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("warn,berth_registry={}", args.log_level))
     });
@@ -91,4 +122,44 @@ pub(crate) fn run(cmd: RegistryCommand) -> anyhow::Result<()> {
         server.shutdown().await;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(subcommand)]
+        cmd: RegistryCommand,
+    }
+
+    #[test]
+    fn flags_win_over_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.json");
+        std::fs::write(
+            &file,
+            r#"{"addr":"127.0.0.1:7000","realm":"file","delete":true}"#,
+        )
+        .unwrap();
+        let t = T::try_parse_from([
+            "t",
+            "serve",
+            "--config",
+            file.to_str().unwrap(),
+            "--addr",
+            "127.0.0.1:7001",
+        ])
+        .unwrap();
+        let RegistryCommand::Serve(args) = t.cmd else {
+            panic!("serve expected")
+        };
+        let c = config(args).unwrap();
+        assert_eq!(c.addr, "127.0.0.1:7001");
+        assert_eq!(c.realm, "file");
+        assert!(c.delete);
+        assert_eq!(c.data_root, PathBuf::from("/var/lib/berth-registry"));
+    }
 }

@@ -34,8 +34,6 @@ impl RawGuard {
         let orig = termios::tcgetattr(fd).map_err(std::io::Error::from)?;
         let mut raw = orig.clone();
         termios::cfmakeraw(&mut raw);
-        // docker keeps output post-processing (OPOST) so "\n" still returns the carriage.
-        raw.output_flags |= termios::OutputFlags::OPOST;
         if let Ok(mut s) = SAVED.lock() {
             *s = Some(orig);
         }

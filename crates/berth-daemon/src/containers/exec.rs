@@ -45,10 +45,9 @@ pub struct ExecStart {
 
 impl ContainerManager {
     pub(crate) fn exec_state_dir(&self, cid: &str, eid: &str) -> PathBuf {
-        self.opts
-            .exec_root
-            .join("execs")
-            .join(format!("{}-{}", &cid[..12.min(cid.len())], eid))
+        // Short for the socket's sake, like the container's (see `state_dir`).
+        let _ = cid;
+        self.opts.exec_root.join("x").join(&eid[..12.min(eid.len())])
     }
 
     /// `POST /containers/{id}/exec`.

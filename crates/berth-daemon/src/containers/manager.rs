@@ -96,8 +96,10 @@ impl ContainerManager {
     pub(crate) fn dir(&self, id: &str) -> PathBuf {
         self.opts.data_root.join("containers").join(id)
     }
+    /// The shim's state dir, `<exec-root>/c/<short id>`: short because the socket
+    /// inside must fit a unix socket address (108 bytes).
     pub(crate) fn state_dir(&self, id: &str) -> PathBuf {
-        self.opts.exec_root.join("containers").join(id)
+        self.opts.exec_root.join("c").join(&id[..12.min(id.len())])
     }
     pub(crate) fn runtime_root(&self) -> PathBuf {
         self.opts.exec_root.join("runtime")

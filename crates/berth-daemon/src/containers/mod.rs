@@ -65,3 +65,16 @@ impl ContainerManager {
         self.event(rec, "attach", &[]);
     }
 }
+
+impl ContainerManager {
+    /// Containers created from image `id`: `(container id, running)`.
+    pub fn image_users(&self, id: &berth_stdx::Digest) -> Vec<(String, bool)> {
+        let want = id.to_string();
+        self.lock()
+            .by_id
+            .values()
+            .filter(|e| e.rec.image_id == want)
+            .map(|e| (e.rec.id.clone(), e.rec.state.status.is_active()))
+            .collect()
+    }
+}

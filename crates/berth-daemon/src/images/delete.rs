@@ -17,8 +17,10 @@ pub const PRUNE_FILTERS: &[&str] = &["dangling", "label", "label!", "until"];
 /// Conflict classes, as dockerd's `conflictType`.
 const DEPENDENT_CHILD: u8 = 1;
 const ACTIVE_REFERENCE: u8 = 2;
-const HARD: u8 = DEPENDENT_CHILD;
-const SOFT: u8 = ACTIVE_REFERENCE;
+const RUNNING_CONTAINER: u8 = 4;
+const STOPPED_CONTAINER: u8 = 8;
+const HARD: u8 = DEPENDENT_CHILD | RUNNING_CONTAINER;
+const SOFT: u8 = ACTIVE_REFERENCE | STOPPED_CONTAINER;
 
 fn short(id: &Digest) -> String {
     id.hex().chars().take(12).collect()
@@ -72,8 +74,25 @@ impl ImageService {
         if mask & DEPENDENT_CHILD != 0 && self.children(&img.id) > 0 {
             return Some((true, "image has dependent child images".into()));
         }
+        let users = self.image_users(&img.id);
+        if mask & RUNNING_CONTAINER != 0
+            && let Some((c, _)) = users.iter().find(|(_, running)| *running)
+        {
+            return Some((
+                true,
+                format!("image is being used by running container {}", &c[..12.min(c.len())]),
+            ));
+        }
         if mask & ACTIVE_REFERENCE != 0 && !refs_of(img).is_empty() {
             return Some((false, "image is referenced in multiple repositories".into()));
+        }
+        if mask & STOPPED_CONTAINER != 0
+            && let Some((c, _)) = users.iter().find(|(_, running)| !*running)
+        {
+            return Some((
+                false,
+                format!("image is being used by stopped container {}", &c[..12.min(c.len())]),
+            ));
         }
         None
     }
@@ -115,6 +134,18 @@ impl ImageService {
         let mut quiet = false;
         if !is_id_prefix(&id, name) {
             let r = Reference::parse(name)?;
+            // Removing the last reference of an image a container uses would leave it
+            // dangling: docker asks for force.
+            if !force
+                && is_single_reference(&refs)
+                && let Some((c, _)) = self.image_users(&id).first()
+            {
+                return Err(Error::conflict(format!(
+                    "conflict: unable to remove repository reference {name:?} (must force) - container {} is using its referenced image {}",
+                    &c[..12.min(c.len())],
+                    short(&id)
+                )));
+            }
             self.untag_recorded(&img, &r, &mut records)?;
             refs = refs_of(&self.store.get(&id)?);
             if r.digest().is_none() {

@@ -17,8 +17,13 @@ use super::{DeleteRecord, ImageBackend, ImportRequest, ListedImage, LoadMessage,
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 
+/// Which containers use an image: `(container id, running)`.
+pub type ImageUsers = Box<dyn Fn(&Digest) -> Vec<(String, bool)> + Send + Sync>;
+
 pub struct ImageService {
     pub(super) store: ImageStore,
+    /// Set once the container manager exists; delete refuses images in use.
+    pub(super) users: std::sync::OnceLock<ImageUsers>,
     pub(super) events: EventBus,
     /// Serialises delete/prune so their conflict checks see a stable store.
     pub(super) mutate: Mutex<()>,
@@ -28,9 +33,19 @@ impl ImageService {
     pub fn new(store: ImageStore, events: EventBus) -> Self {
         ImageService {
             store,
+            users: std::sync::OnceLock::new(),
             events,
             mutate: Mutex::new(()),
         }
+    }
+
+    /// Installs the lookup of containers using an image (done once, at wiring).
+    pub fn set_users(&self, f: ImageUsers) {
+        let _ = self.users.set(f);
+    }
+
+    pub(super) fn image_users(&self, id: &Digest) -> Vec<(String, bool)> {
+        self.users.get().map(|f| f(id)).unwrap_or_default()
     }
 
     /// The store's lookup with dockerd's errors: an invalid reference is a 400, and a

@@ -93,7 +93,10 @@ pub(super) async fn get(st: St, name: &str, digest: &str, req: Request) -> ApiRe
 
 pub(super) async fn delete(st: St, name: &str, digest: &str) -> ApiResult {
     if !st.delete {
-        return Err(ApiError::new(Code::Unsupported, "deletes are disabled (run with --delete)"));
+        return Err(ApiError::new(
+            Code::Unsupported,
+            "deletes are disabled (run with --delete)",
+        ));
     }
     let d = parse_digest(digest)?;
     let n = name.to_string();

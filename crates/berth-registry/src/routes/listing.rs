@@ -24,19 +24,22 @@ fn page(all: Vec<String>, n: Option<usize>, last: Option<&str>) -> (Vec<String>,
 fn paging(req: &Request) -> ApiResult<(Option<usize>, Option<String>)> {
     let n = match query(req, "n") {
         Some(s) if !s.is_empty() => Some(s.parse::<usize>().map_err(|_| {
-            ApiError::new(Code::Unsupported, "n must be a non-negative integer")
+            ApiError::new(Code::PaginationInvalid, "n must be a non-negative integer")
         })?),
         _ => None,
     };
     Ok((n, query(req, "last").filter(|s| !s.is_empty())))
 }
 
-fn with_link(mut resp: Response, more: bool, base: &str, n: Option<usize>, items: &[String]) -> Response {
+fn with_link(
+    mut resp: Response,
+    more: bool,
+    base: &str,
+    n: Option<usize>,
+    items: &[String],
+) -> Response {
     if more && let (Some(n), Some(last)) = (n, items.last()) {
-        let link = format!(
-            "<{base}?n={n}&last={}>; rel=\"next\"",
-            urlencode(last)
-        );
+        let link = format!("<{base}?n={n}&last={}>; rel=\"next\"", urlencode(last));
         if let Ok(v) = HeaderValue::from_str(&link) {
             resp.headers_mut().insert(header::LINK, v);
         }
@@ -67,7 +70,13 @@ pub(super) async fn tags(st: St, name: &str, req: Request) -> ApiResult {
         })?;
     let (items, more) = page(all, n, last.as_deref());
     let resp = Json(serde_json::json!({ "name": name, "tags": items })).into_response();
-    Ok(with_link(resp, more, &format!("/v2/{name}/tags/list"), n, &items))
+    Ok(with_link(
+        resp,
+        more,
+        &format!("/v2/{name}/tags/list"),
+        n,
+        &items,
+    ))
 }
 
 pub(super) async fn catalog(st: St, req: Request) -> ApiResult {
@@ -121,7 +130,10 @@ mod tests {
     #[test]
     fn paging() {
         let all = || vec!["a".to_string(), "b".into(), "c".into()];
-        assert_eq!(page(all(), Some(2), None), (vec!["a".into(), "b".into()], true));
+        assert_eq!(
+            page(all(), Some(2), None),
+            (vec!["a".into(), "b".into()], true)
+        );
         assert_eq!(page(all(), Some(2), Some("b")), (vec!["c".into()], false));
         assert_eq!(page(all(), Some(0), None), (vec![], true));
         assert_eq!(page(all(), None, None).0.len(), 3);

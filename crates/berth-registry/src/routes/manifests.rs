@@ -62,8 +62,10 @@ pub(super) async fn get(st: St, name: &str, r: &str, head: bool) -> ApiResult {
     let (st2, n) = (st.clone(), name.to_string());
     let found = blocking(move || {
         if !st2.storage.repo_exists(&n) {
-            return Err(ApiError::new(Code::NameUnknown, "repository name not known to registry")
-                .detail(serde_json::json!({ "name": n })));
+            return Err(
+                ApiError::new(Code::NameUnknown, "repository name not known to registry")
+                    .detail(serde_json::json!({ "name": n })),
+            );
         }
         let Some(rev) = resolve(&st2, &n, &reference)? else {
             return Ok(None);
@@ -84,7 +86,14 @@ pub(super) async fn get(st: St, name: &str, r: &str, head: bool) -> ApiResult {
         .header(header::CONTENT_LENGTH, data.len())
         .header("docker-content-digest", rev.digest.to_string())
         .header(header::ETAG, format!("\"{}\"", rev.digest));
-    finish(b, if head { Body::empty() } else { Body::from(data) })
+    finish(
+        b,
+        if head {
+            Body::empty()
+        } else {
+            Body::from(data)
+        },
+    )
 }
 
 fn descriptor_digest(v: &serde_json::Value, what: &str) -> ApiResult<Digest> {
@@ -130,7 +139,10 @@ pub(super) async fn put(st: St, name: &str, r: &str, req: Request) -> ApiResult 
     if !v.is_object() {
         return Err(invalid("manifest is not a json object"));
     }
-    let body_type = v.get("mediaType").and_then(|m| m.as_str()).map(str::to_string);
+    let body_type = v
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .map(str::to_string);
     if let (Some(b), Some(c)) = (&body_type, &content_type)
         && b != c
     {
@@ -152,7 +164,9 @@ pub(super) async fn put(st: St, name: &str, r: &str, req: Request) -> ApiResult 
                     Code::DigestInvalid,
                     "provided digest did not match manifest content",
                 )
-                .detail(serde_json::json!({ "digest": want.to_string(), "computed": got.to_string() })));
+                .detail(
+                    serde_json::json!({ "digest": want.to_string(), "computed": got.to_string() }),
+                ));
             }
             got
         }
@@ -163,17 +177,31 @@ pub(super) async fn put(st: St, name: &str, r: &str, req: Request) -> ApiResult 
     if let Some(c) = v.get("config").filter(|c| !c.is_null()) {
         blobs.push(descriptor_digest(c, "config")?);
     }
-    for (key, list) in [("layers", &mut blobs)] {
-        if let Some(arr) = v.get(key) {
-            let arr = arr.as_array().ok_or_else(|| invalid("layers is not an array"))?;
-            for l in arr {
-                list.push(descriptor_digest(l, "layer")?);
+    if let Some(arr) = v.get("layers") {
+        let arr = arr
+            .as_array()
+            .ok_or_else(|| invalid("layers is not an array"))?;
+        for l in arr {
+            let d = descriptor_digest(l, "layer")?;
+            // Foreign (non-distributable) layers are fetched from their `urls`, not
+            // pushed here, so they need not exist.
+            let foreign = l
+                .get("urls")
+                .and_then(|u| u.as_array())
+                .is_some_and(|u| !u.is_empty())
+                || l.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .is_some_and(|m| m.contains("foreign") || m.contains("nondistributable"));
+            if !foreign {
+                blobs.push(d);
             }
         }
     }
     let mut children = Vec::new();
     if let Some(arr) = v.get("manifests") {
-        let arr = arr.as_array().ok_or_else(|| invalid("manifests is not an array"))?;
+        let arr = arr
+            .as_array()
+            .ok_or_else(|| invalid("manifests is not an array"))?;
         for m in arr {
             children.push(descriptor_digest(m, "manifest")?);
         }
@@ -191,11 +219,14 @@ pub(super) async fn put(st: St, name: &str, r: &str, req: Request) -> ApiResult 
     let (st2, n, d) = (st.clone(), name.to_string(), digest.clone());
     let subject2 = subject.clone();
     let mt = media_type.clone();
+    let _gc = st.gc_lock.read().await;
     blocking(move || {
         for b in &blobs {
             if st2.storage.blob_size(&n, b)?.is_none() {
-                return Err(ApiError::new(Code::ManifestBlobUnknown, "blob unknown to registry")
-                    .detail(serde_json::json!({ "digest": b.to_string() })));
+                return Err(
+                    ApiError::new(Code::ManifestBlobUnknown, "blob unknown to registry")
+                        .detail(serde_json::json!({ "digest": b.to_string() })),
+                );
             }
         }
         for c in &children {
@@ -248,7 +279,10 @@ pub(super) async fn put(st: St, name: &str, r: &str, req: Request) -> ApiResult 
 
 pub(super) async fn delete(st: St, name: &str, r: &str) -> ApiResult {
     if !st.delete {
-        return Err(ApiError::new(Code::Unsupported, "deletes are disabled (run with --delete)"));
+        return Err(ApiError::new(
+            Code::Unsupported,
+            "deletes are disabled (run with --delete)",
+        ));
     }
     let reference = parse_ref(r)?;
     let n = name.to_string();
@@ -281,8 +315,10 @@ pub(super) async fn referrers(st: St, name: &str, digest: &str, req: Request) ->
         "manifests": list,
     });
     let mut resp = Json(body).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(OCI_INDEX));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(OCI_INDEX),
+    );
     if filter.is_some() {
         resp.headers_mut().insert(
             "oci-filters-applied",

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use berth_image::ContentWriter;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 pub(crate) struct AppState {
@@ -26,6 +26,10 @@ pub(crate) struct AppState {
     pub(crate) uploads: Uploads,
     pub(crate) auth: Option<Auth>,
     pub(crate) delete: bool,
+    /// Read-held around "commit content, then link it"; write-held by GC (see `gc`).
+    pub(crate) gc_lock: tokio::sync::RwLock<()>,
+    /// One server per data-root; held as long as the state lives.
+    pub(crate) _lock: berth_stdx::LockFile,
 }
 
 pub(crate) type St = Arc<AppState>;
@@ -37,13 +41,15 @@ pub(crate) fn router(state: St) -> axum::Router {
         .route("/token", axum::routing::get(token))
         .route("/v1/search", axum::routing::get(listing::search))
         .fallback(dispatch)
-        .layer(axum::middleware::map_response(|mut r: Response| async move {
-            r.headers_mut().insert(
-                "docker-distribution-api-version",
-                HeaderValue::from_static(API_VERSION),
-            );
-            r
-        }))
+        .layer(axum::middleware::map_response(
+            |mut r: Response| async move {
+                r.headers_mut().insert(
+                    "docker-distribution-api-version",
+                    HeaderValue::from_static(API_VERSION),
+                );
+                r
+            },
+        ))
         .with_state(state)
 }
 
@@ -100,7 +106,11 @@ fn now() -> i64 {
 
 /// Authenticates a request (when auth is configured). `scope` names what it needs,
 /// for the challenge only: every authenticated user may do everything.
-pub(crate) async fn authenticate(st: &St, headers: &HeaderMap, scope: Option<String>) -> ApiResult<()> {
+pub(crate) async fn authenticate(
+    st: &St,
+    headers: &HeaderMap,
+    scope: Option<String>,
+) -> ApiResult<()> {
     let Some(auth) = &st.auth else {
         return Ok(());
     };
@@ -124,10 +134,12 @@ pub(crate) async fn authenticate(st: &St, headers: &HeaderMap, scope: Option<Str
         return Ok(());
     }
     let challenge = auth.challenge(scope.as_deref());
-    Err(ApiError::new(Code::Unauthorized, "authentication required").header(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_str(&challenge).map_err(ApiError::internal)?,
-    ))
+    Err(
+        ApiError::new(Code::Unauthorized, "authentication required").header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_str(&challenge).map_err(ApiError::internal)?,
+        ),
+    )
 }
 
 async fn dispatch(State(st): State<St>, req: Request) -> Response {
@@ -161,7 +173,10 @@ async fn route(st: St, req: Request) -> ApiResult {
     });
     authenticate(&st, req.headers(), scope).await?;
     let Some(target) = target else {
-        return Err(ApiError::new(Code::NameUnknown, format!("no route for {path}")));
+        return Err(ApiError::new(
+            Code::NameUnknown,
+            format!("no route for {path}"),
+        ));
     };
     if let Some(n) = name
         && !names::valid_name(n)
@@ -216,7 +231,10 @@ async fn token(State(st): State<St>, req: Request) -> Response {
             let st2 = st.clone();
             let ok = match creds {
                 Some((u, p)) => tokio::task::spawn_blocking(move || {
-                    st2.auth.as_ref().is_some_and(|a| a.check_password(&u, &p)).then_some(u)
+                    st2.auth
+                        .as_ref()
+                        .is_some_and(|a| a.check_password(&u, &p))
+                        .then_some(u)
                 })
                 .await
                 .ok()
@@ -294,7 +312,8 @@ fn percent_decode(s: &str) -> String {
     while i < b.len() {
         if b[i] == b'%'
             && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("x"), 16)
+            && let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("x"), 16)
         {
             out.push(v);
             i += 3;
@@ -315,8 +334,11 @@ pub(crate) fn query(req: &Request, key: &str) -> Option<String> {
 
 pub(crate) fn parse_digest(s: &str) -> ApiResult<berth_stdx::Digest> {
     s.parse().map_err(|_| {
-        ApiError::new(Code::DigestInvalid, "provided digest did not match uploaded content")
-            .detail(serde_json::json!({ "digest": s }))
+        ApiError::new(
+            Code::DigestInvalid,
+            "provided digest did not match uploaded content",
+        )
+        .detail(serde_json::json!({ "digest": s }))
     })
 }
 
@@ -329,56 +351,104 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
-/// Streams `limit` bytes of a blocking reader as a response body, a few 64 KiB
-/// chunks in flight at most (flat memory however many downloads run).
-pub(crate) fn reader_body(mut r: Box<dyn Read + Send>, limit: u64) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut left = limit;
-        while left > 0 {
-            let mut buf = vec![0u8; left.min(64 * 1024) as usize];
-            match r.read(&mut buf) {
-                Ok(0) => {
-                    let _ = tx.blocking_send(Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "blob shorter than its size",
-                    )));
-                    break;
-                }
-                Ok(n) => {
-                    buf.truncate(n);
-                    left -= n as u64;
-                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                        break; // the client went away
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    break;
-                }
+/// Bytes moved per blocking read or write: large enough to amortise the hop to a
+/// blocking thread, small enough that many transfers keep memory flat.
+const CHUNK: usize = 128 * 1024;
+
+/// How long a request body may stall before the upload is abandoned.
+const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Streams `limit` bytes of a blocking reader as a response body. Each chunk is one
+/// short blocking read, so a slow client holds no thread, and one chunk at a time is
+/// in flight (flat memory however many downloads run).
+pub(crate) fn reader_body(r: Box<dyn Read + Send>, limit: u64) -> Body {
+    let state = (Some(r), limit);
+    Body::from_stream(futures_util::stream::unfold(
+        state,
+        |(r, left)| async move {
+            let mut r = r?;
+            if left == 0 {
+                return None;
             }
-        }
-    });
-    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|x| (x, rx))
-    }))
+            let want = left.min(CHUNK as u64) as usize;
+            let res = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; want];
+                let out = loop {
+                    match r.read(&mut buf) {
+                        Ok(0) => {
+                            break Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "blob shorter than its size",
+                            ));
+                        }
+                        Ok(n) => {
+                            buf.truncate(n);
+                            break Ok(Bytes::from(buf));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                (r, out)
+            })
+            .await;
+            match res {
+                Ok((r, Ok(b))) => {
+                    let left = left - b.len() as u64;
+                    Some((Ok(b), (Some(r), left)))
+                }
+                // An error ends the body (the client sees a short read, never bad data).
+                Ok((_, Err(e))) => Some((Err(e), (None, 0))),
+                Err(e) => Some((Err(io::Error::other(e)), (None, 0))),
+            }
+        },
+    ))
 }
 
-/// Streams a request body into a content writer; returns the writer either way.
+/// Streams a request body into a content writer, a chunk per blocking write, so a
+/// slow client holds no thread; a body stalled for `BODY_IDLE_TIMEOUT` fails.
+/// Returns the writer either way, with the bytes written or the error.
 pub(crate) async fn write_body(
     mut w: Box<dyn ContentWriter>,
     body: Body,
 ) -> ApiResult<(Box<dyn ContentWriter>, io::Result<u64>)> {
-    let stream = body.into_data_stream().map(|r| r.map_err(io::Error::other));
-    let reader = tokio_util::io::StreamReader::new(stream);
-    let mut sync = tokio_util::io::SyncIoBridge::new(Box::pin(reader));
-    tokio::task::spawn_blocking(move || {
-        let r = io::copy(&mut sync, &mut w);
-        (w, r)
-    })
-    .await
-    .map_err(ApiError::internal)
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0u64;
+    loop {
+        let next = match tokio::time::timeout(BODY_IDLE_TIMEOUT, stream.next()).await {
+            Ok(n) => n,
+            Err(_) => {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "request body stalled");
+                return Ok((w, Err(e)));
+            }
+        };
+        let done = match next {
+            Some(Ok(chunk)) => {
+                total += chunk.len() as u64;
+                buf.extend_from_slice(&chunk);
+                false
+            }
+            Some(Err(e)) => return Ok((w, Err(io::Error::other(e)))),
+            None => true,
+        };
+        if buf.len() >= CHUNK || (done && !buf.is_empty()) {
+            let data = buf.split().freeze();
+            let (back, r) = tokio::task::spawn_blocking(move || {
+                let r = w.write_all(&data);
+                (w, r)
+            })
+            .await
+            .map_err(ApiError::internal)?;
+            w = back;
+            if let Err(e) = r {
+                return Ok((w, Err(e)));
+            }
+        }
+        if done {
+            return Ok((w, Ok(total)));
+        }
+    }
 }
 
 pub(crate) fn empty(status: StatusCode) -> axum::http::response::Builder {

@@ -42,6 +42,7 @@ fn created(name: &str, d: &Digest) -> ApiResult {
 /// Commits a writer against `want` and links the blob into `name`.
 async fn commit(st: &St, name: &str, w: Box<dyn ContentWriter>, want: Digest) -> ApiResult {
     let (st2, n, d) = (st.clone(), name.to_string(), want.clone());
+    let _gc = st.gc_lock.read().await;
     blocking(move || {
         match w.commit(Some(&d)) {
             Ok(_) => {}
@@ -68,6 +69,7 @@ pub(super) async fn start(st: St, name: &str, req: Request) -> ApiResult {
             && names::valid_name(&from)
         {
             let (st2, n, d2) = (st.clone(), name.to_string(), d.clone());
+            let _gc = st.gc_lock.read().await;
             let mounted = blocking(move || {
                 if st2.storage.blob_size(&from, &d2)?.is_none() {
                     return Ok(false);
@@ -89,7 +91,15 @@ pub(super) async fn start(st: St, name: &str, req: Request) -> ApiResult {
         r.map_err(|e| ApiError::new(Code::BlobUploadInvalid, format!("read body: {e}")))?;
         return commit(&st, name, w, want).await;
     }
-    let id = st.uploads.start(name, w);
+    let id = st.uploads.start(name, w).ok_or_else(|| {
+        ApiError::new(
+            Code::TooManyRequests,
+            format!(
+                "too many uploads in progress (at most {})",
+                crate::uploads::MAX_SESSIONS
+            ),
+        )
+    })?;
     session_response(StatusCode::ACCEPTED, name, &id, 0)
 }
 
@@ -145,7 +155,10 @@ pub(super) async fn patch(st: St, name: &str, id: &str, req: Request) -> ApiResu
         // The chunk is partly written and its offset unknown to the client: the
         // upload cannot continue consistently, so it is dropped.
         st.uploads.remove(name, id);
-        return Err(ApiError::new(Code::BlobUploadInvalid, format!("read body: {e}")));
+        return Err(ApiError::new(
+            Code::BlobUploadInvalid,
+            format!("read body: {e}"),
+        ));
     }
     let off = st.uploads.put_back(id, w);
     session_response(StatusCode::ACCEPTED, name, id, off)
@@ -155,9 +168,8 @@ pub(super) async fn finish_upload(st: St, name: &str, id: &str, req: Request) ->
     if !names::valid_upload_id(id) || st.uploads.offset(name, id).is_none() {
         return Err(upload_unknown(id));
     }
-    let digest = query(&req, "digest").ok_or_else(|| {
-        ApiError::new(Code::DigestInvalid, "digest parameter missing")
-    })?;
+    let digest = query(&req, "digest")
+        .ok_or_else(|| ApiError::new(Code::DigestInvalid, "digest parameter missing"))?;
     let want = parse_digest(&digest)?;
     let w = take(&st, name, id)?;
     // The session ends here whatever happens: a failed finish is retried as a new push.
@@ -167,12 +179,14 @@ pub(super) async fn finish_upload(st: St, name: &str, id: &str, req: Request) ->
     commit(&st, name, w, want).await
 }
 
-
 pub(super) async fn status(st: St, name: &str, id: &str) -> ApiResult {
     if !names::valid_upload_id(id) {
         return Err(upload_unknown(id));
     }
-    let off = st.uploads.offset(name, id).ok_or_else(|| upload_unknown(id))?;
+    let off = st
+        .uploads
+        .offset(name, id)
+        .ok_or_else(|| upload_unknown(id))?;
     session_response(StatusCode::NO_CONTENT, name, id, off)
 }
 

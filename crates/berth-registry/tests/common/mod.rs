@@ -57,7 +57,13 @@ impl Reg {
         d
     }
 
-    pub async fn put_manifest(&self, repo: &str, reference: &str, mt: &str, body: &[u8]) -> reqwest::Response {
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        mt: &str,
+        body: &[u8],
+    ) -> reqwest::Response {
         self.client
             .put(self.u(&format!("/v2/{repo}/manifests/{reference}")))
             .header("content-type", mt)
@@ -70,7 +76,8 @@ impl Reg {
     /// Pushes config + one layer and an OCI manifest tagged `tag`; returns the
     /// manifest bytes and digest.
     pub async fn push_image(&self, repo: &str, tag: &str, layer: &[u8]) -> (Vec<u8>, Digest) {
-        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let config =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
         let cd = self.push_blob(repo, config).await;
         let ld = self.push_blob(repo, layer).await;
         let m = serde_json::json!({

@@ -111,9 +111,9 @@ pub(crate) async fn rm(ctx: &Ctx, a: RmArgs) -> Result<()> {
         }
         let r = client
             .delete(&cpath(id, ""))
-            .query_flag("v", a.volumes)
-            .query_flag("link", a.link)
             .query_flag("force", a.force)
+            .query_flag("link", a.link)
+            .query_flag("v", a.volumes)
             .send()
             .await;
         match r {
@@ -264,7 +264,14 @@ pub(crate) async fn port(ctx: &Ctx, a: PortArgs) -> Result<()> {
     };
     let mut text = String::new();
     if let Some(want) = a.args.get(1) {
-        let (p, proto) = want.split_once('/').unwrap_or((want, "tcp"));
+        let (p, proto) = want.split_once('/').unwrap_or((want, ""));
+        let proto = if proto.is_empty() { "tcp" } else { proto };
+        if p.parse::<u16>().is_err() {
+            anyhow::bail!(
+                "Error: invalid port ({p}): strconv.ParseUint: parsing {}: invalid syntax",
+                super::container_ps::go_quote(p)
+            );
+        }
         let key = format!("{p}/{proto}");
         if let Some(bs) = ports.get(&key).and_then(Value::as_array) {
             for b in bs {
@@ -274,7 +281,7 @@ pub(crate) async fn port(ctx: &Ctx, a: PortArgs) -> Result<()> {
             out(&text);
             return Ok(());
         }
-        anyhow::bail!("Error: No public port '{key}' published for {}", a.args[0]);
+        anyhow::bail!("Error: No public port '{want}' published for {}", a.args[0]);
     }
     let mut lines = Vec::new();
     for (k, bs) in &ports {
@@ -412,8 +419,6 @@ pub(crate) async fn system_prune(ctx: &Ctx, a: SystemPruneArgs) -> Result<()> {
     let client = ctx.client().await?;
     let filters = filters_json(ctx, &a.filter)?;
     let mut total = 0u64;
-    // Containers, networks and volumes: endpoints a daemon without those resources
-    // lacks (404) are skipped.
     let mut sections: Vec<(&str, &str, &str)> = vec![
         ("/containers/prune", "ContainersDeleted", "Deleted Containers:"),
         ("/networks/prune", "NetworksDeleted", "Deleted Networks:"),
@@ -422,12 +427,13 @@ pub(crate) async fn system_prune(ctx: &Ctx, a: SystemPruneArgs) -> Result<()> {
         sections.push(("/volumes/prune", "VolumesDeleted", "Deleted Volumes:"));
     }
     for (path, key, title) in sections {
-        let r = client.post(path).query_opt("filters", filters.clone()).send().await;
-        let v: Value = match r {
-            Ok(r) => r.json().await?,
-            Err(e) if e.status() == Some(404) => continue,
-            Err(e) => return Err(e.into()),
-        };
+        let v: Value = client
+            .post(path)
+            .query_opt("filters", filters.clone())
+            .send()
+            .await?
+            .json()
+            .await?;
         if let Some(ids) = v[key].as_array().filter(|a| !a.is_empty()) {
             let mut text = format!("{title}\n");
             for id in ids.iter().filter_map(Value::as_str) {

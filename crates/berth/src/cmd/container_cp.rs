@@ -209,12 +209,15 @@ async fn copy_to(
         Err(e) => return Err(e.into()),
     };
     let dst_is_dir = dst_stat.as_ref().is_some_and(is_dir_mode);
+    if dst_stat.is_none() && dst.ends_with('/') {
+        anyhow::bail!("no such directory");
+    }
     let put = |path: String, body: Vec<u8>| {
         client
             .request(http::Method::PUT, &archive_path(ctr))
-            .query("path", path)
-            .query("noOverwriteDirNonDir", "true")
             .query_opt("copyUIDGID", archive.then_some("true"))
+            .query("noOverwriteDirNonDir", "true")
+            .query("path", path)
             .body(berth_client::Body::Bytes(body.into()))
             .header("content-type", "text/plain")
             .send()

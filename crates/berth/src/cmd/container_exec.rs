@@ -89,14 +89,14 @@ pub(crate) async fn logs(ctx: &Ctx, a: LogsArgs) -> Result<()> {
     let until = ts(&a.until)?;
     let mut resp = client
         .get(&cpath(&id, "/logs"))
-        .query("stdout", 1)
-        .query("stderr", 1)
-        .query_opt("since", since)
-        .query_opt("until", until)
-        .query_flag("timestamps", a.timestamps)
-        .query_flag("follow", a.follow)
-        .query("tail", &a.tail)
         .query_flag("details", a.details)
+        .query_flag("follow", a.follow)
+        .query_opt("since", since)
+        .query("stderr", 1)
+        .query("stdout", 1)
+        .query("tail", &a.tail)
+        .query_flag("timestamps", a.timestamps)
+        .query_opt("until", until)
         .send()
         .await?;
     if tty {

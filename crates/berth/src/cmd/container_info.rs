@@ -44,7 +44,7 @@ async fn inspect_objects(ctx: &Ctx, a: InspectArgs, kind: Option<&str>) -> Resul
                 .await
             {
                 Ok(r) => found = Some((r.bytes().await?, false)),
-                Err(e) if e.status() == Some(404) && kind.is_none() => {}
+                Err(e) if matches!(e.status(), Some(404 | 400)) && kind.is_none() => {}
                 Err(e) => last_err = Some(e.to_string()),
             }
         }
@@ -52,7 +52,7 @@ async fn inspect_objects(ctx: &Ctx, a: InspectArgs, kind: Option<&str>) -> Resul
             let path = format!("/images/{}/json", berth_client::path_escape(name));
             match client.get(&path).send().await {
                 Ok(r) => found = Some((r.bytes().await?, true)),
-                Err(e) if e.status() == Some(404) && kind.is_none() => {}
+                Err(e) if matches!(e.status(), Some(404 | 400)) && kind.is_none() => {}
                 Err(e) => last_err = Some(e.to_string()),
             }
         }
@@ -319,6 +319,18 @@ pub(crate) async fn stats(ctx: &Ctx, a: StatsArgs) -> Result<()> {
                     let running = v["read"].as_str().is_some_and(|t| !t.starts_with("0001-"));
                     rows.push(stats_row(n, &v, !a.no_trunc, running));
                 }
+                // Listing mode shows a failed container as a row of dashes.
+                Err(_) if !named => rows.push(context(&[
+                    ("Container", n.clone()),
+                    ("ID", String::new()),
+                    ("Name", "--".into()),
+                    ("CPUPerc", "--".into()),
+                    ("MemUsage", "-- / --".into()),
+                    ("MemPerc", "--".into()),
+                    ("NetIO", "--".into()),
+                    ("BlockIO", "--".into()),
+                    ("PIDs", "--".into()),
+                ])),
                 Err(e) => errs.push(e.to_string()),
             }
         }
@@ -539,19 +551,18 @@ pub(crate) async fn commit(ctx: &Ctx, a: CommitArgs) -> Result<()> {
         None => (None, None),
     };
     let client = ctx.client().await?;
-    let mut req = client
-        .post("/commit")
-        .query("container", &a.args[0])
-        .query_opt("repo", repo)
-        .query_opt("tag", tag)
-        .query_opt("comment", a.message.as_deref())
-        .query_opt("author", a.author.as_deref());
+    // In Go's sorted query order.
+    let mut req = client.post("/commit").query_opt("author", a.author.as_deref());
     for c in &a.change {
         req = req.query("changes", c);
     }
+    req = req
+        .query_opt("comment", a.message.as_deref())
+        .query("container", &a.args[0]);
     if !a.pause {
         req = req.query("pause", 0);
     }
+    req = req.query_opt("repo", repo).query_opt("tag", tag);
     let v: Value = req.json(&Value::Null).send().await?.json().await?;
     out(&format!("{}\n", v["Id"].as_str().unwrap_or("")));
     Ok(())

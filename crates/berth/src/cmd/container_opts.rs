@@ -287,6 +287,13 @@ pub(crate) struct CreateSpec {
     pub attach_stderr: bool,
 }
 
+/// A Go map as `encoding/json` writes it: keys sorted.
+fn go_map(m: Map<String, Value>) -> Value {
+    let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Object(entries.into_iter().collect())
+}
+
 fn nz_str(v: &Option<String>) -> String {
     v.clone().unwrap_or_default()
 }
@@ -645,7 +652,7 @@ pub(crate) fn build(o: &ContainerOpts, console: (u16, u16)) -> Result<CreateSpec
     c.insert("AttachStdout".into(), json!(attach_stdout));
     c.insert("AttachStderr".into(), json!(attach_stderr));
     if !exposed.is_empty() {
-        c.insert("ExposedPorts".into(), Value::Object(exposed));
+        c.insert("ExposedPorts".into(), go_map(exposed));
     }
     c.insert("Tty".into(), json!(o.tty));
     c.insert("OpenStdin".into(), json!(open_stdin));
@@ -656,11 +663,11 @@ pub(crate) fn build(o: &ContainerOpts, console: (u16, u16)) -> Result<CreateSpec
         c.insert("Healthcheck".into(), h);
     }
     c.insert("Image".into(), json!(image));
-    c.insert("Volumes".into(), Value::Object(volumes));
+    c.insert("Volumes".into(), go_map(volumes));
     c.insert("WorkingDir".into(), json!(nz_str(&o.workdir)));
     c.insert("Entrypoint".into(), entrypoint);
     c.insert("OnBuild".into(), Value::Null);
-    c.insert("Labels".into(), Value::Object(kv_map(&labels)));
+    c.insert("Labels".into(), go_map(kv_map(&labels)));
     if let Some(s) = o.stop_signal.as_ref().filter(|s| !s.is_empty()) {
         c.insert("StopSignal".into(), json!(s));
     }
@@ -673,17 +680,17 @@ pub(crate) fn build(o: &ContainerOpts, console: (u16, u16)) -> Result<CreateSpec
     h.insert("ContainerIDFile".into(), json!(nz_str(&o.cidfile)));
     h.insert(
         "LogConfig".into(),
-        json!({"Type": nz_str(&o.log_driver), "Config": Value::Object(log_opts)}),
+        json!({"Type": nz_str(&o.log_driver), "Config": go_map(log_opts)}),
     );
     h.insert("NetworkMode".into(), json!(net_name));
-    h.insert("PortBindings".into(), Value::Object(bindings));
+    h.insert("PortBindings".into(), go_map(bindings));
     h.insert("RestartPolicy".into(), restart);
     h.insert("AutoRemove".into(), json!(o.rm));
     h.insert("VolumeDriver".into(), json!(nz_str(&o.volume_driver)));
     h.insert("VolumesFrom".into(), list_or_null(&o.volumes_from));
     h.insert("ConsoleSize".into(), json!([console.0, console.1]));
     if !annotations.is_empty() {
-        h.insert("Annotations".into(), Value::Object(annotations));
+        h.insert("Annotations".into(), go_map(annotations));
     }
     h.insert("CapAdd".into(), normalize_caps(&o.cap_add));
     h.insert("CapDrop".into(), normalize_caps(&o.cap_drop));
@@ -703,16 +710,16 @@ pub(crate) fn build(o: &ContainerOpts, console: (u16, u16)) -> Result<CreateSpec
     h.insert("ReadonlyRootfs".into(), json!(o.read_only));
     h.insert("SecurityOpt".into(), security);
     if !storage.is_empty() {
-        h.insert("StorageOpt".into(), Value::Object(storage));
+        h.insert("StorageOpt".into(), go_map(storage));
     }
     if !tmpfs.is_empty() {
-        h.insert("Tmpfs".into(), Value::Object(tmpfs));
+        h.insert("Tmpfs".into(), go_map(tmpfs));
     }
     h.insert("UTSMode".into(), json!(nz_str(&o.uts)));
     h.insert("UsernsMode".into(), json!(nz_str(&o.userns)));
     h.insert("ShmSize".into(), json!(shm));
     if !sysctls.is_empty() {
-        h.insert("Sysctls".into(), Value::Object(sysctls));
+        h.insert("Sysctls".into(), go_map(sysctls));
     }
     if let Some(r) = o.runtime.as_ref().filter(|r| !r.is_empty()) {
         h.insert("Runtime".into(), json!(r));
@@ -730,7 +737,7 @@ pub(crate) fn build(o: &ContainerOpts, console: (u16, u16)) -> Result<CreateSpec
         "BlkioDeviceReadIOps",
         "BlkioDeviceWriteIOps",
     ] {
-        h.insert(k.into(), Value::Null);
+        h.insert(k.into(), json!([]));
     }
     h.insert("CpuPeriod".into(), json!(o.cpu_period.unwrap_or(0)));
     h.insert("CpuQuota".into(), json!(o.cpu_quota.unwrap_or(0)));
@@ -749,14 +756,7 @@ pub(crate) fn build(o: &ContainerOpts, console: (u16, u16)) -> Result<CreateSpec
     h.insert("MemorySwappiness".into(), json!(o.memory_swappiness));
     h.insert("OomKillDisable".into(), json!(o.oom_kill_disable));
     h.insert("PidsLimit".into(), json!(o.pids_limit.unwrap_or(0)));
-    h.insert(
-        "Ulimits".into(),
-        if ulimits.is_empty() {
-            Value::Null
-        } else {
-            Value::Array(ulimits)
-        },
-    );
+    h.insert("Ulimits".into(), Value::Array(ulimits));
     h.insert("CpuCount".into(), json!(0));
     h.insert("CpuPercent".into(), json!(0));
     h.insert("IOMaximumIOps".into(), json!(0));
@@ -772,8 +772,16 @@ pub(crate) fn build(o: &ContainerOpts, console: (u16, u16)) -> Result<CreateSpec
 
     let mut body = c;
     body.insert("HostConfig".into(), Value::Object(h));
+    // A single explicit network without endpoint options is left out, as docker
+    // does; the implicit "default" one is always sent.
     let mut eps = Map::new();
-    eps.insert(net_name.clone(), endpoint);
+    let bare = o.network_alias.is_empty()
+        && o.ip.is_none()
+        && o.ip6.is_none()
+        && o.mac_address.as_deref().is_none_or(str::is_empty);
+    if o.network.is_empty() || o.network.len() > 1 || !bare {
+        eps.insert(net_name.clone(), endpoint);
+    }
     body.insert("NetworkingConfig".into(), json!({"EndpointsConfig": eps}));
     Ok(CreateSpec {
         body: Value::Object(body),

@@ -225,7 +225,7 @@ pub(crate) fn container_context(c: &Value, trunc: bool, now: f64) -> gotmpl::Val
         .collect();
     networks.sort();
     let ports = displayable_ports(c["Ports"].as_array().map(Vec::as_slice).unwrap_or(&[]));
-    context(&[
+    let mut v = context(&[
         ("ID", id),
         ("Names", names.join(",")),
         ("Image", image_column(&s("Image"), &s("ImageID"), trunc)),
@@ -240,7 +240,14 @@ pub(crate) fn container_context(c: &Value, trunc: bool, now: f64) -> gotmpl::Val
         ("Mounts", mounts.join(",")),
         ("LocalVolumes", local.to_string()),
         ("Networks", networks.join(",")),
-    ])
+    ]);
+    // `Platform` is a struct pointer in docker's context: nil without a descriptor.
+    if let gotmpl::Value::Map(m) = &mut v {
+        let mut map = (**m).clone();
+        map.insert(std::sync::Arc::from("Platform"), gotmpl::Value::Nil);
+        v = gotmpl::Value::Map(map.into());
+    }
+    v
 }
 
 /// Go's `strconv.Quote`: double quotes, Go escapes, non-printables as `\x..`/`\u....`.
@@ -298,9 +305,9 @@ pub(crate) async fn ps(ctx: &Ctx, a: PsArgs) -> Result<()> {
     let list: Vec<Value> = client
         .get("/containers/json")
         .query_flag("all", a.all)
+        .query_opt("filters", filters)
         .query_opt("limit", (limit > 0).then_some(limit))
         .query_flag("size", size)
-        .query_opt("filters", filters)
         .send()
         .await?
         .json()

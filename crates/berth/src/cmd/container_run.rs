@@ -109,8 +109,8 @@ async fn pull(ctx: &Ctx, image: &str, platform: Option<&str>) -> Result<()> {
     let resp = client
         .post("/images/create")
         .query("fromImage", &name)
-        .query("tag", &tag)
         .query_opt("platform", platform)
+        .query("tag", &tag)
         .header("x-registry-auth", "e30=")
         .send()
         .await?;
@@ -150,12 +150,16 @@ async fn create_container(ctx: &Ctx, o: &ContainerOpts, spec: &CreateSpec) -> Re
     if o.pull == "always" {
         pull(ctx, &image, o.platform.as_deref()).await?;
     }
+    // Go's JSON encoder ends the body with a newline.
+    let mut body = serde_json::to_vec(&spec.body)?;
+    body.push(b'\n');
     let send = || {
         client
             .post("/containers/create")
-            .query_opt("platform", o.platform.as_deref())
             .query_opt("name", o.name.as_deref())
-            .json(&spec.body)
+            .query_opt("platform", o.platform.as_deref())
+            .header("content-type", "application/json")
+            .body(berth_client::Body::Bytes(body.clone().into()))
             .send()
     };
     let resp = match send().await {
@@ -213,18 +217,19 @@ pub(crate) async fn attach_request(
 ) -> Result<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static> {
     let client = ctx.client().await?;
     let path = format!("/containers/{}/attach", berth_client::path_escape(id));
-    let mut req = client.post(&path).query("stream", 1);
+    // Go's url.Values sorts keys: detachKeys, stderr, stdin, stdout, stream.
+    let mut req = client.post(&path).query_opt("detachKeys", detach_keys);
+    if stderr {
+        req = req.query("stderr", 1);
+    }
     if stdin {
         req = req.query("stdin", 1);
     }
     if stdout {
         req = req.query("stdout", 1);
     }
-    if stderr {
-        req = req.query("stderr", 1);
-    }
     let resp = req
-        .query_opt("detachKeys", detach_keys)
+        .query("stream", 1)
         .header("content-type", "text/plain")
         .upgrade()
         .send()

@@ -286,6 +286,10 @@ pub(crate) async fn display_stream(resp: berth_client::Response) -> Result<()> {
             return Err(Exit { code: 1, message }.into());
         }
         let progress = m.progress.as_deref().filter(|p| !p.is_empty());
+        // docker's jsonmessage drops progress bars when stdout is not a terminal.
+        if !tty && progress.is_some() {
+            continue;
+        }
         if tty && progress.is_some() {
             out(&format!(
                 "\x1b[2K\r{}",

@@ -38,6 +38,19 @@ fn go_arch() -> &'static str {
     }
 }
 
+/// The version data as docker's templates see it: the Go struct's `APIVersion` field
+/// carries the json tag `ApiVersion` (the components' `Details` maps keep theirs).
+fn go_field_names(mut data: Value) -> Value {
+    for side in ["Client", "Server"] {
+        if let Some(obj) = data.get_mut(side).and_then(Value::as_object_mut)
+            && let Some(v) = obj.remove("ApiVersion")
+        {
+            obj.insert("APIVersion".into(), v);
+        }
+    }
+    data
+}
+
 /// RFC 3339 build times as Go's ANSIC layout (`Mon Jan  2 15:04:05 2006`).
 fn reformat_date(s: &str) -> String {
     match chrono::DateTime::parse_from_rfc3339(s) {
@@ -95,6 +108,13 @@ pub(crate) async fn version(ctx: &Ctx, a: VersionArgs) -> Result<()> {
     match fmt {
         Some(f) => {
             let data = json!({"Client": client, "Server": server.as_ref().ok()});
+            // Templates see docker's Go struct fields (`APIVersion`), JSON output its
+            // json tags (`ApiVersion`): pick the view the template needs.
+            let data = if a.format.as_deref().is_some_and(|f| f.contains("json")) {
+                data
+            } else {
+                go_field_names(data)
+            };
             tw.write(&f.execute_json(&data).map_err(|e| Exit {
                 code: 1,
                 message: e.to_string(),

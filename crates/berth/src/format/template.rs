@@ -137,9 +137,17 @@ impl Format {
         items: &[Value],
         headers: &[(&str, &str)],
     ) -> Result<String, FormatError> {
+        // Rows are docker's typed formatter contexts: a field the context lacks is an
+        // error (`{{.Nope}}`), not `<no value>`.
         let mut body = String::new();
         for item in items {
-            body.push_str(&self.execute(item)?);
+            let row = match &self.strict {
+                Some(strict) => strict
+                    .execute_to_string(item)
+                    .map_err(|e| FormatError(e.to_string()))?,
+                None => self.execute(item)?,
+            };
+            body.push_str(&row);
             body.push('\n');
         }
         let Some(header_tmpl) = &self.header else {
@@ -461,11 +469,11 @@ mod tests {
             <none>       "<none>"
         "#]],
         );
+        // Rows are typed contexts in docker: an unknown field fails the command.
         check(
             "{{.Missing}}",
             expect![[r#"
-            <no value>
-            <no value>
+            error: template parsing error: map has no entry for key: Missing
         "#]],
         );
         check(
