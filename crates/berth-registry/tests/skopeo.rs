@@ -1,6 +1,5 @@
 //! End to end with a real client: `skopeo copy` an OCI layout into the registry and
-//! back, with basic auth and with the bearer token flow. Skipped (with a note) when
-//! skopeo is not installed.
+//! back, with basic auth and with the bearer token flow. Needs skopeo (`.ci/run` installs it).
 
 mod common;
 use common::*;
@@ -105,20 +104,20 @@ async fn round_trip(reg: &Reg, creds: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skopeo_copy_in_and_out() {
-    if !have_skopeo() {
-        eprintln!("skopeo not installed: skipping the end-to-end check");
-        return;
-    }
+    assert!(
+        have_skopeo(),
+        "skopeo is required for this test: apt-get install -y skopeo"
+    );
     let reg = start().await;
     round_trip(&reg, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skopeo_with_basic_auth_and_with_tokens() {
-    if !have_skopeo() {
-        eprintln!("skopeo not installed: skipping the end-to-end check");
-        return;
-    }
+    assert!(
+        have_skopeo(),
+        "skopeo is required for this test: apt-get install -y skopeo"
+    );
     let write_htpasswd = |dir: &Path| {
         let p = dir.join("htpasswd");
         std::fs::write(

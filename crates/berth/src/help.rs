@@ -5,11 +5,57 @@
 use clap::{Arg, ArgAction, Command};
 
 /// Root commands by docker's categories; others are listed under "Commands".
-const COMMON: [&str; 3] = ["images", "version", "info"];
-const MANAGEMENT: [&str; 2] = ["image", "system"];
+const COMMON: [&str; 6] = ["run", "exec", "ps", "images", "version", "info"];
+const MANAGEMENT: [&str; 3] = ["container", "image", "system"];
 
 /// Other spellings of a command, as docker lists them under "Aliases:".
-const ALIASES: [(&str, &str); 18] = [
+const ALIASES: [(&str, &str); 64] = [
+    ("attach", "berth container attach, berth attach"),
+    ("container attach", "berth container attach, berth attach"),
+    ("commit", "berth container commit, berth commit"),
+    ("container commit", "berth container commit, berth commit"),
+    ("cp", "berth container cp, berth cp"),
+    ("container cp", "berth container cp, berth cp"),
+    ("create", "berth container create, berth create"),
+    ("container create", "berth container create, berth create"),
+    ("diff", "berth container diff, berth diff"),
+    ("container diff", "berth container diff, berth diff"),
+    ("exec", "berth container exec, berth exec"),
+    ("container exec", "berth container exec, berth exec"),
+    ("export", "berth container export, berth export"),
+    ("container export", "berth container export, berth export"),
+    ("kill", "berth container kill, berth kill"),
+    ("container kill", "berth container kill, berth kill"),
+    ("logs", "berth container logs, berth logs"),
+    ("container logs", "berth container logs, berth logs"),
+    ("pause", "berth container pause, berth pause"),
+    ("container pause", "berth container pause, berth pause"),
+    ("port", "berth container port, berth port"),
+    ("container port", "berth container port, berth port"),
+    ("rename", "berth container rename, berth rename"),
+    ("container rename", "berth container rename, berth rename"),
+    ("restart", "berth container restart, berth restart"),
+    ("container restart", "berth container restart, berth restart"),
+    ("rm", "berth container rm, berth container remove, berth rm"),
+    ("container rm", "berth container rm, berth container remove, berth rm"),
+    ("run", "berth container run, berth run"),
+    ("container run", "berth container run, berth run"),
+    ("start", "berth container start, berth start"),
+    ("container start", "berth container start, berth start"),
+    ("stats", "berth container stats, berth stats"),
+    ("container stats", "berth container stats, berth stats"),
+    ("stop", "berth container stop, berth stop"),
+    ("container stop", "berth container stop, berth stop"),
+    ("top", "berth container top, berth top"),
+    ("container top", "berth container top, berth top"),
+    ("unpause", "berth container unpause, berth unpause"),
+    ("container unpause", "berth container unpause, berth unpause"),
+    ("update", "berth container update, berth update"),
+    ("container update", "berth container update, berth update"),
+    ("wait", "berth container wait, berth wait"),
+    ("container wait", "berth container wait, berth wait"),
+    ("ps", "berth container ls, berth container list, berth container ps, berth ps"),
+    ("container ls", "berth container ls, berth container list, berth container ps, berth ps"),
     ("info", "berth system info, berth info"),
     ("system info", "berth system info, berth info"),
     ("system events", "berth system events, berth events"),
@@ -93,10 +139,12 @@ pub(crate) fn render(root: &Command, path: &[String]) -> String {
             s.push('\n');
         }
     }
-    let opts: Vec<&Arg> = cmd
+    let mut opts: Vec<&Arg> = cmd
         .get_arguments()
         .filter(|a| !a.is_positional() && !a.is_hide_set() && a.get_id() != "help")
         .collect();
+    // pflag lists flags sorted by their long name.
+    opts.sort_by_key(|a| a.get_long().unwrap_or(""));
     if !opts.is_empty() {
         s.push_str(if path.is_empty() {
             "Global Options:\n"
@@ -156,12 +204,21 @@ fn flag_usages(opts: &[&Arg]) -> String {
             .first()
             .filter(|_| a.get_long() != Some("help"))
         {
-            help.push_str(&format!(" (default {})", d.to_string_lossy()));
+            // pflag quotes the default of a string flag.
+            let quoted = a
+                .get_value_names()
+                .and_then(|v| v.first())
+                .is_some_and(|v| v.as_str() == "string");
+            if quoted {
+                help.push_str(&format!(" (default \"{}\")", d.to_string_lossy()));
+            } else {
+                help.push_str(&format!(" (default {})", d.to_string_lossy()));
+            }
         }
         out.push_str(&format!(
             "{l}{}   {}\n",
             " ".repeat(maxlen - l.len()),
-            wrap(maxlen + 3, 80, &help)
+            wrap(maxlen + 3, 79, &help)
         ));
     }
     out

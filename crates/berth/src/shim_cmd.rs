@@ -57,11 +57,15 @@ fn parse(args: &[String]) -> Result<ShimOptions, String> {
             "--log-path" => log_path = Some(PathBuf::from(value("--log-path")?)),
             "--log-max-size" => {
                 let v = value("--log-max-size")?;
-                max_size = v.parse().map_err(|_| format!("invalid --log-max-size {v:?}"))?;
+                max_size = v
+                    .parse()
+                    .map_err(|_| format!("invalid --log-max-size {v:?}"))?;
             }
             "--log-max-file" => {
                 let v = value("--log-max-file")?;
-                max_files = v.parse().map_err(|_| format!("invalid --log-max-file {v:?}"))?;
+                max_files = v
+                    .parse()
+                    .map_err(|_| format!("invalid --log-max-file {v:?}"))?;
             }
             "--exec-process" => exec_process = Some(PathBuf::from(value("--exec-process")?)),
             other => return Err(format!("unknown flag: {other}")),
@@ -118,7 +122,15 @@ mod tests {
             parse(&args("--bundle /b")).unwrap_err(),
             "missing --id".to_string()
         );
-        assert!(parse(&args("--id x --what")).unwrap_err().contains("unknown flag"));
-        assert!(parse(&args("--id")).unwrap_err().contains("needs an argument"));
+        assert!(
+            parse(&args("--id x --what"))
+                .unwrap_err()
+                .contains("unknown flag")
+        );
+        assert!(
+            parse(&args("--id"))
+                .unwrap_err()
+                .contains("needs an argument")
+        );
     }
 }

@@ -175,7 +175,12 @@ mod tests {
     async fn half_close_keeps_output_flowing() {
         let (client, mut client_peer) = tokio::io::duplex(1024);
         let (shim, mut shim_peer) = tokio::io::duplex(1024);
-        let task = tokio::spawn(splice(client, shim, Some(DetachKeys::default()), std::future::ready(())));
+        let task = tokio::spawn(splice(
+            client,
+            shim,
+            Some(DetachKeys::default()),
+            std::future::ready(()),
+        ));
         client_peer.write_all(b"in").await.unwrap();
         client_peer.shutdown().await.unwrap();
         let mut got = [0u8; 2];

@@ -27,7 +27,10 @@ pub struct ExecEntry {
 
 impl ExecEntry {
     pub fn tty(&self) -> bool {
-        self.config.get("Tty").and_then(Value::as_bool).unwrap_or(false)
+        self.config
+            .get("Tty")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
     pub fn flag(&self, k: &str) -> bool {
         self.config.get(k).and_then(Value::as_bool).unwrap_or(false)
@@ -47,14 +50,20 @@ impl ContainerManager {
     pub(crate) fn exec_state_dir(&self, cid: &str, eid: &str) -> PathBuf {
         // Short for the socket's sake, like the container's (see `state_dir`).
         let _ = cid;
-        self.opts.exec_root.join("x").join(&eid[..12.min(eid.len())])
+        self.opts
+            .exec_root
+            .join("x")
+            .join(&eid[..12.min(eid.len())])
     }
 
     /// `POST /containers/{id}/exec`.
     pub fn exec_create(&self, name: &str, config: Map<String, Value>) -> Result<String> {
         let rec = self.get(name)?;
         if !rec.state.status.is_active() {
-            return Err(Error::conflict(format!("container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "container {} is not running",
+                rec.id
+            )));
         }
         if rec.state.status == super::Status::Paused {
             return Err(Error::conflict(format!(
@@ -77,7 +86,11 @@ impl ContainerManager {
         };
         let cmd = entry.cmd().join(" ");
         self.lock().execs.insert(id.clone(), entry);
-        self.event(&rec, &format!("exec_create: {cmd}"), &[("execID", id.clone())]);
+        self.event(
+            &rec,
+            &format!("exec_create: {cmd}"),
+            &[("execID", id.clone())],
+        );
         Ok(id)
     }
 
@@ -91,7 +104,11 @@ impl ContainerManager {
 
     /// `POST /exec/{id}/start`: writes the process spec and starts the exec shim (which
     /// buffers output until the attach arrives).
-    pub async fn exec_start(self: &Arc<Self>, id: &str, tty_override: Option<bool>) -> Result<ExecStart> {
+    pub async fn exec_start(
+        self: &Arc<Self>,
+        id: &str,
+        tty_override: Option<bool>,
+    ) -> Result<ExecStart> {
         let entry = {
             let mut idx = self.lock();
             let e = idx
@@ -99,7 +116,9 @@ impl ContainerManager {
                 .get_mut(id)
                 .ok_or_else(|| Error::not_found(format!("No such exec instance: {id}")))?;
             if e.started {
-                return Err(Error::conflict(format!("Error: Exec command {id} has already run")));
+                return Err(Error::conflict(format!(
+                    "Error: Exec command {id} has already run"
+                )));
             }
             if let Some(t) = tty_override {
                 e.config.insert("Tty".into(), Value::Bool(t));
@@ -111,7 +130,10 @@ impl ContainerManager {
         let rec = self.get(&entry.container_id)?;
         if !rec.state.status.is_active() {
             self.exec_done(id, None);
-            return Err(Error::conflict(format!("container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "container {} is not running",
+                rec.id
+            )));
         }
         let sd = self.exec_state_dir(&rec.id, id);
         let _ = std::fs::remove_dir_all(&sd);
@@ -124,7 +146,9 @@ impl ContainerManager {
         let hostname = rec.hostname().to_string();
         let r = crate::server::blocking(move || write_process(&dir, &pp, &e2, &hostname)).await;
         if let Err(e) = r {
-            let code = if e.message.contains("permission denied") || e.message.contains("is a directory") {
+            let code = if e.message.contains("permission denied")
+                || e.message.contains("is a directory")
+            {
                 126
             } else if e.message.contains("not found") || e.message.contains("no such file") {
                 127
@@ -161,7 +185,11 @@ impl ContainerManager {
             e.pid = pid;
             e.clone()
         };
-        self.event(&rec, &format!("exec_start: {}", entry.cmd().join(" ")), &[("execID", id.to_string())]);
+        self.event(
+            &rec,
+            &format!("exec_start: {}", entry.cmd().join(" ")),
+            &[("execID", id.to_string())],
+        );
         let me = self.clone();
         let eid = id.to_string();
         let sd2 = sd.clone();
@@ -174,10 +202,14 @@ impl ContainerManager {
             .or_else(|| read_exit(&sd2));
             me.exec_done(&eid, status.as_ref().map(|s| s.exit_code));
             if let Ok(rec) = me.get(&cid) {
-                me.event(&rec, "exec_die", &[
-                    ("execID", eid.clone()),
-                    ("exitCode", status_code(status.as_ref()).to_string()),
-                ]);
+                me.event(
+                    &rec,
+                    "exec_die",
+                    &[
+                        ("execID", eid.clone()),
+                        ("exitCode", status_code(status.as_ref()).to_string()),
+                    ],
+                );
             }
             // The shim is gone: its state dir only held the socket and exit file.
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -231,7 +263,12 @@ fn status_code(s: Option<&berth_runtime::shim::proto::ExitStatus>) -> i32 {
 }
 
 /// The exec's process: the container's, with the exec's args, env, cwd, user and tty.
-fn write_process(dir: &std::path::Path, out: &std::path::Path, e: &ExecEntry, hostname: &str) -> Result<()> {
+fn write_process(
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    e: &ExecEntry,
+    hostname: &str,
+) -> Result<()> {
     let data = std::fs::read(dir.join("config.json"))
         .map_err(|err| Error::internal(format!("read container spec: {err}")))?;
     let spec: Value = serde_json::from_slice(&data)
@@ -269,7 +306,11 @@ fn write_process(dir: &std::path::Path, out: &std::path::Path, e: &ExecEntry, ho
     {
         p.insert("cwd".into(), Value::String(w.to_string()));
     }
-    let cwd = p.get("cwd").and_then(Value::as_str).unwrap_or("/").to_string();
+    let cwd = p
+        .get("cwd")
+        .and_then(Value::as_str)
+        .unwrap_or("/")
+        .to_string();
     let cmd = e.cmd();
     if let Err(what) = prepare::lookup_executable(&rootfs, &cmd[0], &env, &cwd) {
         return Err(Error::invalid(format!(

@@ -11,7 +11,8 @@ use crate::routes::images::rfc3339_nano;
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 fn time(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| rfc3339_nano(&t)).unwrap_or_else(|| ZERO_TIME.into())
+    t.map(|t| rfc3339_nano(&t))
+        .unwrap_or_else(|| ZERO_TIME.into())
 }
 
 /// docker fills every HostConfig field; the client's values win.
@@ -152,6 +153,10 @@ impl ContainerManager {
             .filter(|e| e.container_id == id && e.running)
             .map(|e| e.id.clone())
             .collect();
-        if ids.is_empty() { Value::Null } else { json!(ids) }
+        if ids.is_empty() {
+            Value::Null
+        } else {
+            json!(ids)
+        }
     }
 }

@@ -33,7 +33,12 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 impl ContainerManager {
     /// `POST /containers/{id}/stop`: StopSignal, then SIGKILL after `timeout` seconds.
     /// `Ok(false)` when it was not running (304).
-    pub async fn stop(self: &Arc<Self>, name: &str, timeout: Option<i64>, signal: Option<String>) -> Result<bool> {
+    pub async fn stop(
+        self: &Arc<Self>,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<String>,
+    ) -> Result<bool> {
         let rec = self.get(name)?;
         if !rec.state.status.is_active() {
             return Ok(false);
@@ -118,7 +123,12 @@ impl ContainerManager {
     }
 
     /// `POST /containers/{id}/restart`.
-    pub async fn restart(self: &Arc<Self>, name: &str, timeout: Option<i64>, signal: Option<String>) -> Result<()> {
+    pub async fn restart(
+        self: &Arc<Self>,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<String>,
+    ) -> Result<()> {
         let rec = self.get(name)?;
         self.stop(&rec.id, timeout, signal).await?;
         self.start(&rec.id).await?;
@@ -249,7 +259,11 @@ impl ContainerManager {
             }
             _ => return Err(Error::conflict(format!("Container {id} is not running"))),
         }
-        let req = if pause { Request::Pause } else { Request::Resume };
+        let req = if pause {
+            Request::Pause
+        } else {
+            Request::Resume
+        };
         shim::call(&self.state_dir(&id), &req).await?;
         let rec = self.update(&id, |e| {
             e.rec.state.status = if pause {
@@ -286,7 +300,10 @@ mod tests {
         assert_eq!(parse_signal("KILL").unwrap(), 9);
         assert_eq!(parse_signal("sigterm").unwrap(), 15);
         assert_eq!(parse_signal("SIGUSR1").unwrap(), libc::SIGUSR1);
-        assert_eq!(parse_signal("nope").unwrap_err().message, "Invalid signal: nope");
+        assert_eq!(
+            parse_signal("nope").unwrap_err().message,
+            "Invalid signal: nope"
+        );
         assert!(parse_signal("0").is_err());
     }
 }

@@ -10,8 +10,21 @@ use super::record::{Record, Status};
 use crate::error::{Error, Result};
 
 const KEYS: &[&str] = &[
-    "ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task",
-    "label", "name", "network", "publish", "since", "status", "volume",
+    "ancestor",
+    "before",
+    "expose",
+    "exited",
+    "health",
+    "id",
+    "isolation",
+    "is-task",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
+    "volume",
 ];
 
 /// docker's `units.HumanDuration`.
@@ -83,8 +96,15 @@ pub fn status_text(r: &Record) -> String {
 
 /// The summary row of one container.
 pub fn summary(r: &Record) -> Value {
+    // docker quotes arguments with spaces in this column.
     let mut cmd = vec![r.path.clone()];
-    cmd.extend(r.args.iter().cloned());
+    cmd.extend(r.args.iter().map(|a| {
+        if a.contains(' ') {
+            format!("'{a}'")
+        } else {
+            a.clone()
+        }
+    }));
     let image = if r.image_ref.is_empty() {
         r.image_id.clone()
     } else {
@@ -111,20 +131,19 @@ impl ContainerManager {
     /// Rows newest first, filtered as docker does.
     pub fn list(&self, all: bool, filters: &Filters, limit: i64) -> Result<Vec<Value>> {
         filters.validate(KEYS)?;
-        let vals = |k: &str| -> Vec<String> { filters.get(k).into_iter().map(String::from).collect() };
+        let vals =
+            |k: &str| -> Vec<String> { filters.get(k).into_iter().map(String::from).collect() };
         let statuses = vals("status");
         for s in &statuses {
             if !matches!(
                 s.as_str(),
                 "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead"
             ) {
-                return Err(Error::invalid(format!(
-                    "invalid filter 'status={s}'"
-                )));
+                return Err(Error::invalid(format!("invalid filter 'status={s}'")));
             }
         }
         let mut recs: Vec<Record> = self.lock().by_id.values().map(|e| e.rec.clone()).collect();
-        recs.sort_by(|a, b| b.created.cmp(&a.created));
+        recs.sort_by_key(|r| std::cmp::Reverse(r.created));
         let created_of = |name: &str| -> Result<DateTime<Utc>> { Ok(self.get(name)?.created) };
         let before = vals("before").first().map(|n| created_of(n)).transpose()?;
         let since = vals("since").first().map(|n| created_of(n)).transpose()?;
@@ -132,7 +151,10 @@ impl ContainerManager {
             .iter()
             .filter_map(|a| self.images.get(a).ok().map(|i| i.id.to_string()))
             .collect();
-        let any_all = all || !statuses.is_empty() || before.is_some() || since.is_some()
+        let any_all = all
+            || !statuses.is_empty()
+            || before.is_some()
+            || since.is_some()
             || !vals("exited").is_empty();
         let mut out = Vec::new();
         for r in recs {
@@ -144,7 +166,11 @@ impl ContainerManager {
                 continue;
             }
             let names = vals("name");
-            if !names.is_empty() && !names.iter().any(|n| r.bare_name().contains(n.trim_start_matches('/'))) {
+            if !names.is_empty()
+                && !names
+                    .iter()
+                    .any(|n| r.bare_name().contains(n.trim_start_matches('/')))
+            {
                 continue;
             }
             let ids = vals("id");
@@ -155,15 +181,15 @@ impl ContainerManager {
             if !filters.match_labels("label", &labels) {
                 continue;
             }
-            if !vals("ancestor").is_empty()
-                && !ancestors.iter().any(|a| *a == r.image_id)
-            {
+            if !vals("ancestor").is_empty() && !ancestors.contains(&r.image_id) {
                 continue;
             }
             let exited = vals("exited");
             if !exited.is_empty()
                 && (r.state.status != Status::Exited
-                    || !exited.iter().any(|c| c.parse::<i32>().ok() == Some(r.state.exit_code)))
+                    || !exited
+                        .iter()
+                        .any(|c| c.parse::<i32>().ok() == Some(r.state.exit_code)))
             {
                 continue;
             }

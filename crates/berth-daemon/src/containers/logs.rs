@@ -70,7 +70,9 @@ fn render(line: &str, o: &LogOptions) -> Option<Vec<u8>> {
         "stderr" if o.stderr => 2u8,
         _ => return None,
     };
-    let t: DateTime<Utc> = DateTime::parse_from_rfc3339(&l.time).ok()?.with_timezone(&Utc);
+    let t: DateTime<Utc> = DateTime::parse_from_rfc3339(&l.time)
+        .ok()?
+        .with_timezone(&Utc);
     let n = t.timestamp_nanos_opt().unwrap_or(0);
     if o.since.is_some_and(|s| n < s) || o.until.is_some_and(|u| n > u) {
         return None;
@@ -182,7 +184,9 @@ pub fn stream(
         if tx.is_closed() {
             return;
         }
-        if o.until.is_some_and(|u| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) > u) {
+        if o.until
+            .is_some_and(|u| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) > u)
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -225,7 +225,11 @@ impl ContainerManager {
     }
 
     /// `POST /containers/create`. Returns the id and warnings.
-    pub async fn create(&self, name: &str, body: Map<String, Value>) -> Result<(String, Vec<String>)> {
+    pub async fn create(
+        &self,
+        name: &str,
+        body: Map<String, Value>,
+    ) -> Result<(String, Vec<String>)> {
         let mut config = body;
         let host_config = match config.remove("HostConfig") {
             Some(Value::Object(m)) => m,
@@ -345,9 +349,9 @@ impl ContainerManager {
                     ));
                 }
                 Status::Removing | Status::Dead => {
-                    return Err(Error::conflict(format!(
-                        "container is marked for removal and cannot be started"
-                    )));
+                    return Err(Error::conflict(
+                        "container is marked for removal and cannot be started",
+                    ));
                 }
                 _ => {}
             }
@@ -377,13 +381,14 @@ impl ContainerManager {
                 Ok(true)
             }
             Err(err) => {
-                let code = if err.message.contains("not found") || err.message.contains("no such file") {
-                    127
-                } else if err.message.contains("permission denied") {
-                    126
-                } else {
-                    128
-                };
+                let code =
+                    if err.message.contains("not found") || err.message.contains("no such file") {
+                        127
+                    } else if err.message.contains("permission denied") {
+                        126
+                    } else {
+                        128
+                    };
                 let msg = err.message.clone();
                 let _ = self.update(&id, |e| {
                     e.starting = false;
@@ -650,7 +655,11 @@ impl Record {
 
 pub(crate) fn strs(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -667,7 +676,11 @@ fn log_opts(rec: &Record) -> (u64, u32) {
         .get("LogConfig")
         .and_then(|l| l.get("Config"))
         .and_then(Value::as_object);
-    let get = |k: &str| cfg.and_then(|c| c.get(k)).and_then(Value::as_str).unwrap_or("");
+    let get = |k: &str| {
+        cfg.and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
     let size = parse_size(get("max-size")).unwrap_or(0);
     let files = get("max-file").parse::<u32>().unwrap_or(1).max(1);
     (size, files)
@@ -732,7 +745,11 @@ fn merge_image_config(c: &mut Map<String, Value>, img: &berth_image::ContainerCo
     let mut labels: Map<String, Value> = img
         .labels
         .as_ref()
-        .map(|l| l.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        .map(|l| {
+            l.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(Value::Object(user)) = c.get("Labels") {
         for (k, v) in user {
@@ -772,8 +789,7 @@ mod tests {
         merge_image_config(&mut c, &img);
         assert_eq!(strs(c.get("Cmd")), vec!["sh"]);
         assert_eq!(strs(c.get("Env")), vec!["PATH=/bin", "A=2"]);
-        let mut c: Map<String, Value> =
-            serde_json::from_str(r#"{"Entrypoint":["echo"]}"#).unwrap();
+        let mut c: Map<String, Value> = serde_json::from_str(r#"{"Entrypoint":["echo"]}"#).unwrap();
         merge_image_config(&mut c, &img);
         assert!(c.get("Cmd").is_none());
     }

@@ -102,8 +102,9 @@ fn etc_files(dir: &Path, rec: &Record, hostname: &str) -> Result<Vec<Mount>> {
     };
     std::fs::write(dir.join("hosts"), hosts).map_err(io)?;
     std::fs::write(dir.join("hostname"), format!("{hostname}\n")).map_err(io)?;
-    let host_resolv =
-        berth_net::resolv::ResolvConf::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    let host_resolv = berth_net::resolv::ResolvConf::parse(
+        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+    );
     let user = berth_net::resolv::DnsOptions {
         servers: strs(rec.host_config.get("Dns"))
             .iter()
@@ -137,10 +138,16 @@ fn tmpfs_mounts(rec: &Record) -> Vec<Mount> {
     m.iter()
         .map(|(path, opts)| {
             let mut options = vec!["nosuid".to_string(), "nodev".into(), "noexec".into()];
-            for o in opts.as_str().unwrap_or("").split(',').filter(|o| !o.is_empty()) {
-                options.retain(|x| !(o == "exec" && x == "noexec") && !(o == "suid" && x == "nosuid") && !(o == "dev" && x == "nodev"));
-                if !matches!(o, "exec" | "suid" | "dev") {
-                    options.push(o.to_string());
+            for o in opts
+                .as_str()
+                .unwrap_or("")
+                .split(',')
+                .filter(|o| !o.is_empty())
+            {
+                // `exec`, `suid`, `dev` lift docker's defaults; anything else is passed on.
+                match o {
+                    "exec" | "suid" | "dev" => options.retain(|x| *x != format!("no{o}")),
+                    _ => options.push(o.to_string()),
                 }
             }
             Mount {
@@ -154,7 +161,11 @@ fn tmpfs_mounts(rec: &Record) -> Vec<Mount> {
 }
 
 /// What the process runs as (resolved in the rootfs).
-pub fn resolve_user(rootfs: &Path, user: &str, group_add: &[String]) -> Result<berth_runtime::user::ExecUser> {
+pub fn resolve_user(
+    rootfs: &Path,
+    user: &str,
+    group_add: &[String],
+) -> Result<berth_runtime::user::ExecUser> {
     berth_runtime::user::resolve(rootfs, user, group_add).map_err(|e| Error::invalid(e.to_string()))
 }
 
@@ -183,7 +194,11 @@ pub fn container_spec(dir: &Path, rootfs: &Path, rec: &Record) -> Result<Contain
     let hc = &rec.host_config;
     let hostname = {
         let h = rec.cfg_str("Hostname");
-        if h.is_empty() { rec.id[..12].to_string() } else { h.to_string() }
+        if h.is_empty() {
+            rec.id[..12].to_string()
+        } else {
+            h.to_string()
+        }
     };
     let user = resolve_user(rootfs, rec.cfg_str("User"), &strs(hc.get("GroupAdd")))?;
     let tty = rec.tty();
@@ -330,9 +345,7 @@ pub fn lookup_executable(
             return Ok(());
         }
     }
-    Err(fail(format!(
-        "{cmd:?}: executable file not found in $PATH"
-    )))
+    Err(fail(format!("{cmd:?}: executable file not found in $PATH")))
 }
 
 /// Generates and writes `<dir>/config.json` (the OCI bundle is the container dir).

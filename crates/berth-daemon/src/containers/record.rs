@@ -163,19 +163,60 @@ pub fn valid_name(name: &str) -> bool {
         Some(c) if c.is_ascii_alphanumeric() => {}
         _ => return false,
     }
-    n.len() >= 2
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    n.len() >= 2 && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 const LEFT: &[&str] = &[
-    "admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy",
-    "jolly", "keen", "loving", "modest", "nifty", "optimistic", "peaceful", "quirky",
-    "relaxed", "serene", "tender", "upbeat", "vibrant", "wizardly", "youthful", "zealous",
+    "admiring",
+    "brave",
+    "clever",
+    "dazzling",
+    "eager",
+    "focused",
+    "gallant",
+    "happy",
+    "jolly",
+    "keen",
+    "loving",
+    "modest",
+    "nifty",
+    "optimistic",
+    "peaceful",
+    "quirky",
+    "relaxed",
+    "serene",
+    "tender",
+    "upbeat",
+    "vibrant",
+    "wizardly",
+    "youthful",
+    "zealous",
 ];
 const RIGHT: &[&str] = &[
-    "archimedes", "babbage", "curie", "darwin", "euclid", "fermat", "galileo", "hopper",
-    "hypatia", "johnson", "kepler", "lovelace", "meitner", "newton", "noether", "pascal",
-    "ramanujan", "shannon", "tesla", "turing", "volta", "wozniak", "yalow", "zhukovsky",
+    "archimedes",
+    "babbage",
+    "curie",
+    "darwin",
+    "euclid",
+    "fermat",
+    "galileo",
+    "hopper",
+    "hypatia",
+    "johnson",
+    "kepler",
+    "lovelace",
+    "meitner",
+    "newton",
+    "noether",
+    "pascal",
+    "ramanujan",
+    "shannon",
+    "tesla",
+    "turing",
+    "volta",
+    "wozniak",
+    "yalow",
+    "zhukovsky",
 ];
 
 /// A docker-style random name (`brave_turing`); `salt` > 0 appends a digit as docker

@@ -61,8 +61,7 @@ pub async fn launch(l: &Launch) -> Result<i32> {
     if let Some(p) = &l.exec_process {
         cmd.arg("--exec-process").arg(p);
     }
-    cmd.stdin(std::process::Stdio::null())
-        .kill_on_drop(false);
+    cmd.stdin(std::process::Stdio::null()).kill_on_drop(false);
     let out = cmd
         .output()
         .await
@@ -90,7 +89,10 @@ pub fn start_error(msg: String) -> Error {
         msg
     };
     let full = format!("failed to create task for container: {msg}: unknown");
-    if msg.contains("not found") || msg.contains("no such file") || msg.contains("permission denied") {
+    if msg.contains("not found")
+        || msg.contains("no such file")
+        || msg.contains("permission denied")
+    {
         Error::invalid(full)
     } else {
         Error::internal(full)
@@ -149,7 +151,9 @@ pub async fn call(state_dir: &Path, req: &Request) -> Result<Response> {
             if resp.ok {
                 Ok(resp)
             } else {
-                Err(Error::internal(resp.error.unwrap_or_else(|| "shim error".into())))
+                Err(Error::internal(
+                    resp.error.unwrap_or_else(|| "shim error".into()),
+                ))
             }
         }
         Err(e) => Err(Error::internal(format!("shim: {e}"))),

@@ -80,7 +80,10 @@ impl ImageService {
         {
             return Some((
                 true,
-                format!("image is being used by running container {}", &c[..12.min(c.len())]),
+                format!(
+                    "image is being used by running container {}",
+                    &c[..12.min(c.len())]
+                ),
             ));
         }
         if mask & ACTIVE_REFERENCE != 0 && !refs_of(img).is_empty() {
@@ -91,7 +94,10 @@ impl ImageService {
         {
             return Some((
                 false,
-                format!("image is being used by stopped container {}", &c[..12.min(c.len())]),
+                format!(
+                    "image is being used by stopped container {}",
+                    &c[..12.min(c.len())]
+                ),
             ));
         }
         None

@@ -134,7 +134,9 @@ fn dims(q: &Query) -> Result<(u16, u16), Error> {
     let w = q.get("w").parse::<u16>();
     match (h, w) {
         (Ok(h), Ok(w)) => Ok((h, w)),
-        _ => Err(Error::invalid("invalid resize dimensions: h and w must be numbers")),
+        _ => Err(Error::invalid(
+            "invalid resize dimensions: h and w must be numbers",
+        )),
     }
 }
 
@@ -150,9 +152,7 @@ pub async fn wait(State(st): State<AppState>, Path(id): Path<String>, q: Query) 
         "next-exit" => WaitCondition::NextExit,
         "removed" => WaitCondition::Removed,
         other => {
-            return Err(Error::invalid(format!(
-                "invalid condition: {other:?}"
-            )));
+            return Err(Error::invalid(format!("invalid condition: {other:?}")));
         }
     };
     // Fail fast for a missing container; then send the headers at once (the CLI
@@ -173,7 +173,12 @@ pub async fn wait(State(st): State<AppState>, Path(id): Path<String>, q: Query) 
     Ok(([(http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-pub async fn logs(State(st): State<AppState>, Path(id): Path<String>, q: Query, ext: Extensions) -> R {
+pub async fn logs(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+    ext: Extensions,
+) -> R {
     let rec = st.containers.get(&id)?;
     let o = LogOptions {
         stdout: q.bool("stdout"),
@@ -238,7 +243,12 @@ pub(crate) fn upgraded(tty: bool, v: ApiVersion) -> Response {
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-pub async fn attach(State(st): State<AppState>, Path(id): Path<String>, q: Query, mut req: Request) -> R {
+pub async fn attach(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+    mut req: Request,
+) -> R {
     let v = api_version(req.extensions());
     let keys = DetachKeys::parse(q.get("detachKeys")).map_err(Error::invalid)?;
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));

@@ -17,7 +17,11 @@ use crate::server::{AppState, api_version};
 
 type R = Result<Response, Error>;
 
-pub async fn create(State(st): State<AppState>, Path(id): Path<String>, body: axum::body::Body) -> R {
+pub async fn create(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Body,
+) -> R {
     let body = json_body(body).await?;
     let eid = st.containers.exec_create(&id, body)?;
     Ok((StatusCode::CREATED, Json(json!({"Id": eid}))).into_response())
@@ -121,7 +125,9 @@ pub async fn resize(State(st): State<AppState>, Path(id): Path<String>, q: Query
     let h = q.get("h").parse::<u16>();
     let w = q.get("w").parse::<u16>();
     let (Ok(h), Ok(w)) = (h, w) else {
-        return Err(Error::invalid("invalid resize dimensions: h and w must be numbers"));
+        return Err(Error::invalid(
+            "invalid resize dimensions: h and w must be numbers",
+        ));
     };
     st.containers.exec_resize(&id, h, w).await?;
     Ok(StatusCode::OK.into_response())

@@ -41,16 +41,27 @@ pub(crate) fn router(state: St) -> axum::Router {
         .route("/token", axum::routing::get(token))
         .route("/v1/search", axum::routing::get(listing::search))
         .fallback(dispatch)
-        .layer(axum::middleware::map_response(
-            |mut r: Response| async move {
-                r.headers_mut().insert(
-                    "docker-distribution-api-version",
-                    HeaderValue::from_static(API_VERSION),
-                );
-                r
-            },
-        ))
+        .layer(axum::middleware::from_fn(access_log))
         .with_state(state)
+}
+
+/// Adds the API version header to every response and logs the request once.
+async fn access_log(req: Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let mut r = next.run(req).await;
+    r.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static(API_VERSION),
+    );
+    tracing::info!(
+        %method,
+        path,
+        status = r.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    r
 }
 
 /// What a `/v2/` path names.

@@ -159,10 +159,12 @@ impl Shim {
             }
             let timeout = match drain_until {
                 // Past the drain, only an exec waiting for its first attach loops on.
-                Some(d) if Instant::now() >= d => (d + ATTACH_GRACE)
-                    .saturating_duration_since(Instant::now())
-                    .as_millis() as i32
-                    + 1,
+                Some(d) if Instant::now() >= d => {
+                    (d + ATTACH_GRACE)
+                        .saturating_duration_since(Instant::now())
+                        .as_millis() as i32
+                        + 1
+                }
                 Some(d) => d.saturating_duration_since(Instant::now()).as_millis() as i32 + 1,
                 None => -1,
             };

@@ -14,6 +14,37 @@ fn cpath(name: &str, tail: &str) -> String {
     format!("/containers/{}{tail}", berth_client::path_escape(name))
 }
 
+/// cobra's `RequiresRangeArgs` message for `min..=max` arguments.
+pub(crate) fn range_args(ctx: &Ctx, min: usize, max: usize, n: usize) -> Result<(), Exit> {
+    if (min..=max).contains(&n) {
+        return Ok(());
+    }
+    let p = crate::usage::display_path(&ctx.path);
+    Err(Exit {
+        code: 1,
+        message: format!(
+            "berth: '{p}' requires at least {min} and at most {max} arguments\n\nUsage:  {}\n\nRun '{p} --help' for more information",
+            crate::usage::usage_of(&ctx.path)
+        ),
+    })
+}
+
+/// A flag typed where the first positional argument belongs (commands that stop
+/// flag parsing there take it as a value): docker's unknown-flag error.
+pub(crate) fn reject_flag_arg(ctx: &Ctx, first: Option<&String>) -> Result<(), Exit> {
+    match first {
+        Some(f) if f.starts_with("--") && f.len() > 2 => {
+            let name = f.split('=').next().unwrap_or(f);
+            Err(ctx.flag_error(&format!("unknown flag: {name}")))
+        }
+        Some(f) if f.starts_with('-') && f.len() > 1 => {
+            let c = f.chars().nth(1).unwrap_or('-');
+            Err(ctx.flag_error(&format!("unknown shorthand flag: '{c}' in {f}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn joined(errs: Vec<String>) -> Result<()> {
     if errs.is_empty() {
         return Ok(());
@@ -246,10 +277,7 @@ pub(crate) struct PortArgs {
 
 /// `port CONTAINER [PRIVATE_PORT[/PROTO]]`, from `NetworkSettings.Ports`.
 pub(crate) async fn port(ctx: &Ctx, a: PortArgs) -> Result<()> {
-    ctx.args(Arity::Min(1), a.args.len())?;
-    if a.args.len() > 2 {
-        ctx.args(Arity::Max(2), a.args.len())?;
-    }
+    range_args(ctx, 1, 2, a.args.len())?;
     let client = ctx.client().await?;
     let v: Value = client.get(&cpath(&a.args[0], "/json")).send().await?.json().await?;
     let ports = v["NetworkSettings"]["Ports"].as_object().cloned().unwrap_or_default();

@@ -208,6 +208,7 @@ pub(crate) struct ExecArgs {
 }
 
 pub(crate) async fn exec(ctx: &Ctx, a: ExecArgs) -> Result<()> {
+    super::container::reject_flag_arg(ctx, a.args.first())?;
     ctx.args(Arity::Min(2), a.args.len())?;
     let name = &a.args[0];
     let mut env = Vec::new();

@@ -126,6 +126,7 @@ pub(crate) struct TopArgs {
 }
 
 pub(crate) async fn top(ctx: &Ctx, a: TopArgs) -> Result<()> {
+    super::container::reject_flag_arg(ctx, a.args.first())?;
     ctx.args(Arity::Min(1), a.args.len())?;
     let client = ctx.client().await?;
     let ps_args = (a.args.len() > 1).then(|| a.args[1..].join(" "));
@@ -538,10 +539,7 @@ pub(crate) struct CommitArgs {
 }
 
 pub(crate) async fn commit(ctx: &Ctx, a: CommitArgs) -> Result<()> {
-    ctx.args(Arity::Min(1), a.args.len())?;
-    if a.args.len() > 2 {
-        ctx.args(Arity::Max(2), a.args.len())?;
-    }
+    super::container::range_args(ctx, 1, 2, a.args.len())?;
     let (repo, tag) = match a.args.get(1).filter(|r| !r.is_empty()) {
         Some(r) => {
             let (full, tag) = super::reference::normalize(r).map_err(|e| anyhow::anyhow!(e))?;

@@ -62,13 +62,13 @@ pub(crate) struct ContainerOpts {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout", value_name = "int", allow_hyphen_values = true)]
     pub stop_timeout: Option<i64>,
-    /// Sysctl options
+    /// Sysctl options (default map[])
     #[arg(long = "sysctl", value_name = "map")]
     pub sysctl: Vec<String>,
     /// Allocate a pseudo-TTY
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
-    /// Ulimit options
+    /// Ulimit options (default [])
     #[arg(long = "ulimit", value_name = "ulimit")]
     pub ulimit: Vec<String>,
     /// Username or UID (format: <name|uid>[:<group|gid>])
@@ -96,7 +96,11 @@ pub(crate) struct ContainerOpts {
     #[arg(long = "userns", value_name = "string")]
     pub userns: Option<String>,
     /// Cgroup namespace to use (host|private)
-    #[arg(long = "cgroupns", value_name = "string")]
+    /// 'host':    Run the container in the Docker host's cgroup namespace
+    /// 'private': Run the container in its own private cgroup namespace
+    /// '':        Use the cgroup namespace as configured by the
+    ///            default-cgroupns-mode option on the daemon (default)
+    #[arg(long = "cgroupns", value_name = "string", verbatim_doc_comment)]
     pub cgroupns: Option<String>,
     /// Add a custom host-to-IP mapping (host:ip)
     #[arg(long = "add-host", value_name = "list")]
@@ -194,6 +198,39 @@ pub(crate) struct ContainerOpts {
     /// MEMs in which to allow execution (0-3, 0,1)
     #[arg(long = "cpuset-mems", value_name = "string")]
     pub cpuset_mems: Option<String>,
+    /// Block IO weight (relative device weight) (default [])
+    #[arg(long = "blkio-weight-device", value_name = "list")]
+    pub blkio_weight_device: Vec<String>,
+    /// Limit CPU real-time period in microseconds
+    #[arg(long = "cpu-rt-period", value_name = "int")]
+    pub cpu_rt_period: Option<i64>,
+    /// Limit CPU real-time runtime in microseconds
+    #[arg(long = "cpu-rt-runtime", value_name = "int")]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Limit read rate (bytes per second) from a device (default [])
+    #[arg(long = "device-read-bps", value_name = "list")]
+    pub device_read_bps: Vec<String>,
+    /// Limit read rate (IO per second) from a device (default [])
+    #[arg(long = "device-read-iops", value_name = "list")]
+    pub device_read_iops: Vec<String>,
+    /// Limit write rate (bytes per second) to a device (default [])
+    #[arg(long = "device-write-bps", value_name = "list")]
+    pub device_write_bps: Vec<String>,
+    /// Limit write rate (IO per second) to a device (default [])
+    #[arg(long = "device-write-iops", value_name = "list")]
+    pub device_write_iops: Vec<String>,
+    /// GPU devices to add to the container ('all' to pass all GPUs)
+    #[arg(long = "gpus", value_name = "gpu-request")]
+    pub gpus: Option<String>,
+    /// Kernel memory limit
+    #[arg(long = "kernel-memory", value_name = "bytes")]
+    pub kernel_memory: Option<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip", value_name = "list")]
+    pub link_local_ip: Vec<String>,
+    /// Bind mount Docker API socket and required auth
+    #[arg(long = "use-api-socket")]
+    pub use_api_socket: bool,
     /// Limit CPU CFS (Completely Fair Scheduler) period
     #[arg(long = "cpu-period", value_name = "int")]
     pub cpu_period: Option<i64>,
@@ -251,7 +288,7 @@ pub(crate) struct ContainerOpts {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long = "init", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set)]
     pub init: Option<bool>,
-    /// Add an annotation to the container (passed through to the OCI runtime)
+    /// Add an annotation to the container (passed through to the OCI runtime) (default map[])
     #[arg(long = "annotation", value_name = "map")]
     pub annotation: Vec<String>,
     /// Set platform if server is multi-platform capable
@@ -263,7 +300,7 @@ pub(crate) struct ContainerOpts {
     /// Suppress the pull output
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
-    /// Skip image verification
+    /// Skip image verification (default true)
     #[arg(long = "disable-content-trust", num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set)]
     pub disable_content_trust: Option<bool>,
     /// Assign a name to the container
@@ -271,7 +308,7 @@ pub(crate) struct ContainerOpts {
     pub name: Option<String>,
     /// Print usage
     #[arg(long = "help", action = ArgAction::Help)]
-    pub help: Option<bool>,
+    pub print_help: Option<bool>,
     /// IMAGE [COMMAND] [ARG...]
     #[arg(value_name = "IMAGE", trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub args: Vec<String>,
@@ -741,8 +778,8 @@ pub(crate) fn build(o: &ContainerOpts, console: (u16, u16)) -> Result<CreateSpec
     }
     h.insert("CpuPeriod".into(), json!(o.cpu_period.unwrap_or(0)));
     h.insert("CpuQuota".into(), json!(o.cpu_quota.unwrap_or(0)));
-    h.insert("CpuRealtimePeriod".into(), json!(0));
-    h.insert("CpuRealtimeRuntime".into(), json!(0));
+    h.insert("CpuRealtimePeriod".into(), json!(o.cpu_rt_period.unwrap_or(0)));
+    h.insert("CpuRealtimeRuntime".into(), json!(o.cpu_rt_runtime.unwrap_or(0)));
     h.insert("CpusetCpus".into(), json!(nz_str(&o.cpuset_cpus)));
     h.insert("CpusetMems".into(), json!(nz_str(&o.cpuset_mems)));
     h.insert("Devices".into(), Value::Array(devices));

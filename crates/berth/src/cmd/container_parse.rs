@@ -13,31 +13,47 @@ pub(crate) fn go_io_error(e: &std::io::Error, path: &str) -> String {
     format!("open {path}: {msg}")
 }
 
-/// go-units `RAMInBytes`: `32m` → 33554432 (binary multiples; optional `b`/`ib`).
+/// go-units `RAMInBytes`: `32m` → 33554432 (binary multiples; optional `b`/`ib`),
+/// with its error wording.
 pub(crate) fn mem_bytes(s: &str) -> Result<i64, String> {
-    let bad = || format!("invalid size: '{s}'");
-    let t = s.trim_end_matches(['b', 'B']);
-    let t = t.strip_suffix(['i', 'I']).unwrap_or(t);
-    let (num, mult) = match t.chars().last() {
-        Some(c) if c.is_ascii_alphabetic() => {
-            let m: i64 = match c.to_ascii_lowercase() {
-                'k' => 1 << 10,
-                'm' => 1 << 20,
-                'g' => 1 << 30,
-                't' => 1 << 40,
-                'p' => 1 << 50,
-                _ => return Err(bad()),
-            };
-            (&t[..t.len() - 1], m)
-        }
-        _ => (t, 1),
+    let Some(sep) = s.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ') else {
+        return Err(format!("invalid size: '{s}'"));
     };
-    let num = num.trim_end_matches(' ');
-    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return Err(bad());
+    let (num, sfx) = if s.as_bytes()[sep] == b' ' {
+        (&s[..sep], &s[sep + 1..])
+    } else {
+        (&s[..=sep], &s[sep + 1..])
+    };
+    let size: f64 = num
+        .parse()
+        .map_err(|_| format!("strconv.ParseFloat: parsing \"{num}\": invalid syntax"))?;
+    if size < 0.0 {
+        return Err(format!("invalid size: '{s}'"));
     }
-    let v: f64 = num.parse().map_err(|_| bad())?;
-    Ok((v * mult as f64) as i64)
+    if sfx.is_empty() {
+        return Ok(size as i64);
+    }
+    let bad = |x: &str| Err(format!("invalid suffix: '{x}'"));
+    if sfx.len() > 3 {
+        return bad(sfx);
+    }
+    let l = sfx.to_lowercase();
+    let b = l.as_bytes();
+    if b[0] == b'b' {
+        return if b.len() > 1 { bad(&l) } else { Ok(size as i64) };
+    }
+    let mul: i64 = match b[0] {
+        b'k' => 1 << 10,
+        b'm' => 1 << 20,
+        b'g' => 1 << 30,
+        b't' => 1 << 40,
+        b'p' => 1 << 50,
+        _ => return bad(&l),
+    };
+    if (b.len() == 2 && b[1] != b'b') || (b.len() == 3 && &l[1..] != "ib") {
+        return bad(&l);
+    }
+    Ok((size * mul as f64) as i64)
 }
 
 /// `--cpus 1.5` → 1500000000 nano CPUs.
@@ -395,6 +411,8 @@ mod tests {
         assert_eq!(mem_bytes("64MiB"), Ok(64 << 20));
         assert_eq!(mem_bytes("1.5k"), Ok(1536));
         assert_eq!(mem_bytes("abc"), Err("invalid size: 'abc'".into()));
+        assert_eq!(mem_bytes("1x"), Err("invalid suffix: 'x'".into()));
+        assert_eq!(mem_bytes("10 MB"), Ok(10 << 20));
         assert_eq!(nano_cpus("1.5"), Ok(1_500_000_000));
         assert_eq!(
             nano_cpus("x"),

@@ -52,6 +52,20 @@ pub(crate) fn with_help(err: &str, cmd: &str) -> String {
     format!("berth: {err}\n\nRun 'berth {cmd} --help' for more information")
 }
 
+/// Builds the create body, reporting failures in docker's order: bad flag values
+/// from its flag parser (usage, exit 125), then `--pull`, then the rest as
+/// `berth: <err>` with a help hint.
+fn checked_build(ctx: &Ctx, o: &ContainerOpts, cmd: &str) -> Result<CreateSpec> {
+    let spec = build(o, console_size(o.tty));
+    if let Err(e) = &spec
+        && e.starts_with("invalid argument \"")
+    {
+        return Err(ctx.flag_error(e).into());
+    }
+    validate_pull(&o.pull, cmd)?;
+    spec.map_err(|e| status(125, with_help(&e, cmd)))
+}
+
 fn status(code: i32, message: String) -> anyhow::Error {
     Exit { code, message }.into()
 }
@@ -196,11 +210,10 @@ fn console_size(tty: bool) -> (u16, u16) {
 }
 
 pub(crate) async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
+    super::container::reject_flag_arg(ctx, a.opts.args.first())?;
     ctx.args(Arity::Min(1), a.opts.args.len())?;
-    validate_pull(&a.opts.pull, "create")?;
+    let spec = checked_build(ctx, &a.opts, "create")?;
     ctx.client().await?;
-    let spec = build(&a.opts, console_size(a.opts.tty))
-        .map_err(|e| status(125, with_help(&e, "create")))?;
     let id = create_container(ctx, &a.opts, &spec).await?;
     out(&format!("{id}\n"));
     Ok(())
@@ -355,11 +368,10 @@ fn detach_keys(keys: Option<&str>) -> Result<Vec<u8>> {
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
+    super::container::reject_flag_arg(ctx, a.opts.args.first())?;
     ctx.args(Arity::Min(1), a.opts.args.len())?;
-    validate_pull(&a.opts.pull, "run")?;
+    let mut spec = checked_build(ctx, &a.opts, "run")?;
     ctx.client().await?;
-    let mut spec = build(&a.opts, console_size(a.opts.tty))
-        .map_err(|e| status(125, with_help(&e, "run")))?;
     if a.detach {
         if !a.opts.attach.is_empty() {
             anyhow::bail!("conflicting options: cannot specify both --attach and --detach");
