@@ -183,9 +183,15 @@ fn filters() {
         (&["-f", "label=env=prod"], &["a:v1"]),
         (&["-f", "label=env", "-f", "before=b:v1"], &["a:v1"]),
         (&["-f", "reference=nothing-matches"], &[]),
-        (&["-f", "reference=a", "-f", "reference=c"], &["c:v1", "a:v1"]),
+        (
+            &["-f", "reference=a", "-f", "reference=c"],
+            &["c:v1", "a:v1"],
+        ),
         (&["-f", "label=env=prod", "-f", "label=env"], &["a:v1"]),
-        (&["-f", "dangling=true", "-f", "before=a:v1"], &["<none>:<none>"]),
+        (
+            &["-f", "dangling=true", "-f", "before=a:v1"],
+            &["<none>:<none>"],
+        ),
         (&["a"], &["a:v1"]),
         (&["b:v1"], &["b:v1"]),
         (&["b:v2"], &[]),

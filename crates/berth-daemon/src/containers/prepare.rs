@@ -47,6 +47,9 @@ pub struct HostFacts {
     pub cgroups: CgroupLayout,
     pub arch: String,
     pub kernel: (u32, u32),
+    /// The daemon's capability bounding set: a container can't get more (a
+    /// privileged container on a host that withholds some gets what there is).
+    pub cap_bounding: u64,
 }
 
 impl HostFacts {
@@ -69,10 +72,19 @@ impl HostFacts {
             other => other,
         }
         .to_string();
+        let cap_bounding = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("CapBnd:"))
+                    .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+            })
+            .unwrap_or(u64::MAX);
         HostFacts {
             cgroups,
             arch,
             kernel,
+            cap_bounding,
         }
     }
 }
@@ -359,6 +371,23 @@ pub fn write_bundle(dir: &Path, cs: &ContainerSpec, host: &HostFacts) -> Result<
         },
     )
     .map_err(|e| Error::invalid(e.to_string()))?;
+    let mut spec = spec;
+    let allowed = |c: &String| {
+        berth_runtime::caps::ALL_CAPS
+            .iter()
+            .position(|k| k == c)
+            .is_none_or(|bit| bit >= 64 || host.cap_bounding & (1u64 << bit) != 0)
+    };
+    let caps = &mut spec.process.capabilities;
+    for set in [
+        &mut caps.bounding,
+        &mut caps.effective,
+        &mut caps.permitted,
+        &mut caps.inheritable,
+        &mut caps.ambient,
+    ] {
+        set.retain(allowed);
+    }
     berth_stdx::atomic_write_json(&dir.join("config.json"), &spec)
         .map_err(|e| Error::internal(format!("write bundle: {e}")))
 }

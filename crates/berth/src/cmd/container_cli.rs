@@ -28,7 +28,7 @@ pub(crate) enum ContainerCommand {
     #[command(override_usage = "berth container cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", help_template = HELP)]
     Cp(CpArgs),
     /// Create a new container
-    #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    #[command(override_usage = "berth container create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true, mut_arg("pull", |a| a.help(r#"Pull image before creating ("always", "|missing", "never")"#)))]
     Create(CreateArgs),
     /// Inspect changes to files or directories on a container's filesystem
     #[command(override_usage = "berth container diff CONTAINER", help_template = HELP)]
@@ -140,7 +140,7 @@ pub(crate) enum TopLevel {
     #[command(override_usage = "berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH", help_template = HELP)]
     Cp(CpArgs),
     /// Create a new container
-    #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true)]
+    #[command(override_usage = "berth create [OPTIONS] IMAGE [COMMAND] [ARG...]", help_template = HELP, disable_help_flag = true, mut_arg("pull", |a| a.help(r#"Pull image before creating ("always", "|missing", "never")"#)))]
     Create(CreateArgs),
     /// Inspect changes to files or directories on a container's filesystem
     #[command(override_usage = "berth diff CONTAINER", help_template = HELP)]

@@ -96,7 +96,7 @@ pub(crate) struct ContainerOpts {
     #[arg(long = "userns", value_name = "string")]
     pub userns: Option<String>,
     /// Cgroup namespace to use (host|private)
-    /// 'host':    Run the container in the Docker host's cgroup namespace
+    /// 'host':    Run the container in the Berth host's cgroup namespace
     /// 'private': Run the container in its own private cgroup namespace
     /// '':        Use the cgroup namespace as configured by the
     ///            default-cgroupns-mode option on the daemon (default)
@@ -228,7 +228,7 @@ pub(crate) struct ContainerOpts {
     /// Container IPv4/IPv6 link-local addresses
     #[arg(long = "link-local-ip", value_name = "list")]
     pub link_local_ip: Vec<String>,
-    /// Bind mount Docker API socket and required auth
+    /// Bind mount Berth API socket and required auth
     #[arg(long = "use-api-socket")]
     pub use_api_socket: bool,
     /// Limit CPU CFS (Completely Fair Scheduler) period
