@@ -178,7 +178,7 @@ mod tests {
         let lower = dir.join("lower");
         std::fs::create_dir_all(&lower).unwrap();
         std::fs::write(lower.join("from-image"), b"x").unwrap();
-        let o = Overlay::in_dir(&dir.join("c"), &[lower.clone()]);
+        let o = Overlay::in_dir(&dir.join("c"), std::slice::from_ref(&lower));
         o.mount().unwrap();
         assert!(o.target.join("from-image").exists());
         std::fs::write(o.target.join("new"), b"y").unwrap();

@@ -174,7 +174,10 @@ mod tests {
     #[test]
     fn detach_keys_parse_like_docker() {
         assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), DEFAULT_DETACH);
-        assert_eq!(parse_detach_keys("a,ctrl-@,ctrl-[").unwrap(), vec![b'a', 0, 27]);
+        assert_eq!(
+            parse_detach_keys("a,ctrl-@,ctrl-[").unwrap(),
+            vec![b'a', 0, 27]
+        );
         assert_eq!(
             parse_detach_keys("ctrl-xx").unwrap_err(),
             "Unknown character: 'ctrl-xx'"
@@ -190,6 +193,9 @@ mod tests {
         assert_eq!(p.feed(b"\x10"), Escape::Forward(vec![]));
         assert_eq!(p.feed(b"\x11rest"), Escape::Detach(vec![]));
         let mut p = EscapeProxy::new(DEFAULT_DETACH.to_vec());
-        assert_eq!(p.feed(b"hi\x10\x10\x11"), Escape::Detach(b"hi\x10".to_vec()));
+        assert_eq!(
+            p.feed(b"hi\x10\x10\x11"),
+            Escape::Detach(b"hi\x10".to_vec())
+        );
     }
 }

@@ -528,3 +528,77 @@ fn memory_limit_is_in_the_cgroup_and_fork_bombs_are_contained() {
     .assert_code(2)
     .assert_stderr_contains("sh: can't fork: Resource temporarily unavailable");
 }
+
+/// `docker run -it` under a pseudo-terminal (`script`): the window size reaches the
+/// container, the exit code comes back, and ctrl-p ctrl-q detaches.
+#[test]
+fn interactive_tty_resize_and_detach() {
+    let e = Env::new();
+    let script = |cmd: &str, input: &str| {
+        Cmd::new("script")
+            .args(["-qfec", cmd, "/dev/null"])
+            .env("DOCKER_HOST", e.d.host())
+            .env("DOCKER_CONFIG", e.d.dir().join("docker-config"))
+            .stdin(input)
+            .timeout(Duration::from_secs(30))
+            .run()
+    };
+    let o = script(
+        &format!("stty cols 100 rows 30; {DOCKER_CLI} run -it --rm busybox sh"),
+        "stty size\nexit 4\n",
+    );
+    o.assert_code(4);
+    assert!(
+        o.out().replace('\r', "").lines().any(|l| l == "30 100"),
+        "{}",
+        o.out()
+    );
+
+    // The keys must arrive once the CLI has put the terminal in raw mode (before, the
+    // line discipline would take ctrl-q as XON), hence the pauses.
+    let o = Cmd::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "(sleep 2; printf 'echo a\\n'; sleep 1; printf '\\020\\021'; sleep 2) | script -qfec '{DOCKER_CLI} run -it --name det busybox sh' /dev/null"
+            ),
+        ])
+        .env("DOCKER_HOST", e.d.host())
+        .env("DOCKER_CONFIG", e.d.dir().join("docker-config"))
+        .timeout(Duration::from_secs(30))
+        .run();
+    o.assert_code(0);
+    assert_eq!(
+        e.docker(&["inspect", "-f", "{{.State.Running}}", "det"])
+            .ok()
+            .out(),
+        "true\n",
+        "the container keeps running after a detach"
+    );
+}
+
+/// `logs -f` follows until the container ends; container events come in docker's order.
+#[test]
+fn logs_follow_and_container_events() {
+    let e = Env::new();
+    let since = chrono::Utc::now().timestamp().to_string();
+    e.docker(&[
+        "run", "-d", "--name", "fol", "busybox", "sh", "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.3; done",
+    ])
+    .ok();
+    assert_eq!(
+        e.docker(&["logs", "-f", "fol"]).ok().out(),
+        "line1\nline2\nline3\n"
+    );
+    e.docker(&["run", "--rm", "--name", "evt", "busybox", "true"]).ok();
+    let until = (chrono::Utc::now().timestamp() + 1).to_string();
+    let ev = e
+        .docker(&[
+            "events", "--since", &since, "--until", &until, "--filter", "container=evt",
+            "--format", "{{.Action}}",
+        ])
+        .ok()
+        .lines();
+    assert_eq!(ev, vec!["create", "attach", "start", "die", "destroy"]);
+}

@@ -179,6 +179,18 @@ impl ContainerManager {
                 return Err(e);
             }
         };
+        if entry.tty()
+            && let Some((h, w)) = super::manager::console_size(entry.config.get("ConsoleSize"))
+        {
+            let _ = shim::call(
+                &sd,
+                &Request::Resize {
+                    height: h,
+                    width: w,
+                },
+            )
+            .await;
+        }
         let entry = {
             let mut idx = self.lock();
             let e = idx.execs.get_mut(id).expect("exec present");

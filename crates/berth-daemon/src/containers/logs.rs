@@ -105,18 +105,22 @@ pub fn stream(
         let Ok(file) = std::fs::File::open(&f) else {
             continue;
         };
+        let live = f == path;
         let mut r = BufReader::new(file);
         let mut s = String::new();
         loop {
             s.clear();
             match r.read_line(&mut s) {
                 Ok(0) | Err(_) => break,
-                Ok(_) if s.ends_with('\n') => lines.push(s.trim_end().to_string()),
+                Ok(n) if s.ends_with('\n') => {
+                    lines.push(s.trim_end().to_string());
+                    if live {
+                        live_pos += n as u64;
+                    }
+                }
+                // A partial last line is read again when following.
                 Ok(_) => break,
             }
-        }
-        if f == path {
-            live_pos = lines_bytes(&f, &lines);
         }
     }
     let skip = match o.tail {
@@ -190,18 +194,6 @@ pub fn stream(
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Bytes of the live file covered by the lines already read from it.
-fn lines_bytes(f: &Path, _lines: &[String]) -> u64 {
-    // Only complete lines were taken; a partial last line is re-read when following.
-    let Ok(data) = std::fs::read(f) else {
-        return 0;
-    };
-    match data.iter().rposition(|&b| b == b'\n') {
-        Some(i) => i as u64 + 1,
-        None => 0,
     }
 }
 

@@ -306,8 +306,15 @@ impl ContainerManager {
                 )));
             }
             if rec.hostname().is_empty() {
-                rec.config
-                    .insert("Hostname".into(), Value::String(id[..12].to_string()));
+                // docker: the short id, or the host's name on the host's network.
+                let h = if rec.hc_str("NetworkMode") == "host" {
+                    nix::unistd::gethostname()
+                        .map(|h| h.to_string_lossy().into_owned())
+                        .unwrap_or_else(|_| id[..12].to_string())
+                } else {
+                    id[..12].to_string()
+                };
+                rec.config.insert("Hostname".into(), Value::String(h));
             }
             rec.name = chosen.clone();
             idx.names.insert(chosen, id.clone());
@@ -453,6 +460,19 @@ impl ContainerManager {
                 return Err(e);
             }
         };
+        // The client's terminal size (`HostConfig.ConsoleSize`), before anything runs.
+        if rec.tty()
+            && let Some((h, w)) = console_size(rec.host_config.get("ConsoleSize"))
+        {
+            let _ = shim::call(
+                &sd,
+                &berth_runtime::shim::proto::Request::Resize {
+                    height: h,
+                    width: w,
+                },
+            )
+            .await;
+        }
         // Attaches opened before start get the stream from the first byte.
         let pending = {
             let mut idx = self.lock();
@@ -661,6 +681,14 @@ pub(crate) fn strs(v: Option<&Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `[height, width]`, when both are set.
+pub(crate) fn console_size(v: Option<&Value>) -> Option<(u16, u16)> {
+    let a = v?.as_array()?;
+    let h = u16::try_from(a.first()?.as_u64()?).ok()?;
+    let w = u16::try_from(a.get(1)?.as_u64()?).ok()?;
+    (h > 0 && w > 0).then_some((h, w))
 }
 
 /// The outcome a shim recorded, if any.

@@ -62,7 +62,13 @@ pub(crate) struct StopArgs {
     #[arg(short = 's', long = "signal", value_name = "string")]
     pub signal: Option<String>,
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "timeout", visible_alias = "time", value_name = "int", allow_hyphen_values = true)]
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        value_name = "int",
+        allow_hyphen_values = true
+    )]
     pub timeout: Option<i64>,
     #[arg(value_name = "CONTAINER", hide = true)]
     pub args: Vec<String>,
@@ -182,7 +188,12 @@ pub(crate) async fn wait(ctx: &Ctx, a: NamesArgs) -> Result<()> {
     let mut errs = Vec::new();
     for name in &a.args {
         let r = async {
-            let v: Value = client.post(&cpath(name, "/wait")).send().await?.json().await?;
+            let v: Value = client
+                .post(&cpath(name, "/wait"))
+                .send()
+                .await?
+                .json()
+                .await?;
             if let Some(m) = v
                 .get("Error")
                 .and_then(|e| e.get("Message"))
@@ -252,7 +263,10 @@ pub(crate) async fn prune(ctx: &Ctx, a: PruneArgs) -> Result<()> {
         .await?;
     let mut text = String::new();
     let mut space = 0;
-    if let Some(ids) = report["ContainersDeleted"].as_array().filter(|a| !a.is_empty()) {
+    if let Some(ids) = report["ContainersDeleted"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+    {
         text.push_str("Deleted Containers:\n");
         for id in ids.iter().filter_map(Value::as_str) {
             text.push_str(id);
@@ -279,8 +293,16 @@ pub(crate) struct PortArgs {
 pub(crate) async fn port(ctx: &Ctx, a: PortArgs) -> Result<()> {
     range_args(ctx, 1, 2, a.args.len())?;
     let client = ctx.client().await?;
-    let v: Value = client.get(&cpath(&a.args[0], "/json")).send().await?.json().await?;
-    let ports = v["NetworkSettings"]["Ports"].as_object().cloned().unwrap_or_default();
+    let v: Value = client
+        .get(&cpath(&a.args[0], "/json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let ports = v["NetworkSettings"]["Ports"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let fmt_binding = |b: &Value| {
         let ip = b["HostIp"].as_str().unwrap_or("");
         let port = b["HostPort"].as_str().unwrap_or("");
@@ -332,7 +354,12 @@ pub(crate) async fn diff(ctx: &Ctx, a: NamesArgs) -> Result<()> {
         anyhow::bail!("Container name cannot be empty");
     }
     let client = ctx.client().await?;
-    let v: Value = client.get(&cpath(&a.args[0], "/changes")).send().await?.json().await?;
+    let v: Value = client
+        .get(&cpath(&a.args[0], "/changes"))
+        .send()
+        .await?
+        .json()
+        .await?;
     let mut text = String::new();
     for c in v.as_array().into_iter().flatten() {
         let kind = match c["Kind"].as_i64() {
@@ -428,7 +455,11 @@ pub(crate) async fn system_prune(ctx: &Ctx, a: SystemPruneArgs) -> Result<()> {
         let mut filters: Vec<&String> = a
             .filter
             .iter()
-            .filter(|f| ["label=", "label!=", "until="].iter().any(|p| f.starts_with(p)))
+            .filter(|f| {
+                ["label=", "label!=", "until="]
+                    .iter()
+                    .any(|p| f.starts_with(p))
+            })
             .collect();
         filters.sort();
         msg.push('\n');
@@ -448,7 +479,11 @@ pub(crate) async fn system_prune(ctx: &Ctx, a: SystemPruneArgs) -> Result<()> {
     let filters = filters_json(ctx, &a.filter)?;
     let mut total = 0u64;
     let mut sections: Vec<(&str, &str, &str)> = vec![
-        ("/containers/prune", "ContainersDeleted", "Deleted Containers:"),
+        (
+            "/containers/prune",
+            "ContainersDeleted",
+            "Deleted Containers:",
+        ),
         ("/networks/prune", "NetworksDeleted", "Deleted Networks:"),
     ];
     if a.volumes {

@@ -4,9 +4,7 @@
 use clap::Subcommand;
 
 use super::Ctx;
-use super::container::{
-    ExportArgs, KillArgs, NamesArgs, PortArgs, PruneArgs, RmArgs, StopArgs,
-};
+use super::container::{ExportArgs, KillArgs, NamesArgs, PortArgs, PruneArgs, RmArgs, StopArgs};
 use super::container_exec::{AttachArgs, ExecArgs, LogsArgs};
 use super::container_info::{CommitArgs, CpArgs, StatsArgs, TopArgs, UpdateArgs};
 use super::container_ps::PsArgs;
@@ -229,5 +227,30 @@ impl From<TopLevel> for ContainerCommand {
             TopLevel::Update(a) => C::Update(a),
             TopLevel::Wait(a) => C::Wait(a),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn command_tree_is_consistent() {
+        crate::cli::Cli::command().debug_assert();
+        let parse = |line: &str| {
+            let mut argv = vec!["berth"];
+            argv.extend(line.split_whitespace());
+            crate::cli::Cli::try_parse_from(argv).map(|c| format!("{:?}", c.cmd))
+        };
+        // Flags stop at the image: the command's own flags are its arguments.
+        let run = parse("run -it --rm busybox sh -c -x").unwrap();
+        assert!(
+            run.contains(r#"args: ["busybox", "sh", "-c", "-x"]"#),
+            "{run}"
+        );
+        assert!(parse("container ls -a").unwrap().contains("Ls("));
+        assert!(parse("container ps").unwrap().contains("Ls("));
+        let exec = parse("exec -it c1 ls -la").unwrap();
+        assert!(exec.contains(r#"args: ["c1", "ls", "-la"]"#), "{exec}");
     }
 }

@@ -202,7 +202,11 @@ async fn copy_to(
     quiet: bool,
 ) -> Result<()> {
     let client = ctx.client().await?;
-    let head = client.head(&archive_path(ctr)).query("path", dst).send().await;
+    let head = client
+        .head(&archive_path(ctr))
+        .query("path", dst)
+        .send()
+        .await;
     let dst_stat = match head {
         Ok(r) => Some(path_stat(&r).unwrap_or(Value::Null)),
         Err(e) if e.status() == Some(404) => None,
@@ -237,7 +241,12 @@ async fn copy_to(
     } else {
         std::fs::symlink_metadata(&src_path)
     }
-    .map_err(|e| anyhow::anyhow!("{}", super::container_parse::go_io_error(&e, src).replacen("open ", "lstat ", 1)))?;
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            super::container_parse::go_io_error(&e, src).replacen("open ", "lstat ", 1)
+        )
+    })?;
     let base = src_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -289,7 +298,10 @@ mod tests {
 
     #[test]
     fn cp_args_split_like_docker() {
-        assert_eq!(split_cp_arg("c1:/etc/hostname"), (Some("c1"), "/etc/hostname"));
+        assert_eq!(
+            split_cp_arg("c1:/etc/hostname"),
+            (Some("c1"), "/etc/hostname")
+        );
         assert_eq!(split_cp_arg("/tmp/a:b"), (None, "/tmp/a:b"));
         assert_eq!(split_cp_arg("./x:y"), (None, "./x:y"));
         assert_eq!(split_cp_arg("-"), (None, "-"));

@@ -25,7 +25,12 @@ pub(crate) struct LogsArgs {
     #[arg(long = "since", value_name = "string")]
     pub since: Option<String>,
     /// Number of lines to show from the end of the logs
-    #[arg(short = 'n', long = "tail", value_name = "string", default_value = "all")]
+    #[arg(
+        short = 'n',
+        long = "tail",
+        value_name = "string",
+        default_value = "all"
+    )]
     pub tail: String,
     /// Show timestamps
     #[arg(short = 't', long = "timestamps")]
@@ -74,19 +79,24 @@ pub(crate) fn get_timestamp(value: &str, now: f64) -> Result<String, String> {
 pub(crate) async fn logs(ctx: &Ctx, a: LogsArgs) -> Result<()> {
     ctx.args(Arity::Exact(1), a.args.len())?;
     let client = ctx.client().await?;
-    let info: Value = client.get(&cpath(&a.args[0], "/json")).send().await?.json().await?;
+    let info: Value = client
+        .get(&cpath(&a.args[0], "/json"))
+        .send()
+        .await?
+        .json()
+        .await?;
     let id = info["Id"].as_str().unwrap_or(&a.args[0]).to_string();
     let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
     let now = crate::format::units::now_unix();
-    let ts = |v: &Option<String>| -> Result<Option<String>> {
+    let ts = |v: &Option<String>, what: &str| -> Result<Option<String>> {
         v.as_deref()
             .filter(|s| !s.is_empty())
             .map(|s| get_timestamp(s, now))
             .transpose()
-            .map_err(|e| anyhow::anyhow!("{e}"))
+            .map_err(|e| anyhow::anyhow!("invalid value for \"{what}\": {e}"))
     };
-    let since = ts(&a.since)?;
-    let until = ts(&a.until)?;
+    let since = ts(&a.since, "since")?;
+    let until = ts(&a.until, "until")?;
     let mut resp = client
         .get(&cpath(&id, "/logs"))
         .query_flag("details", a.details)
@@ -132,9 +142,7 @@ fn tokio_util_reader(resp: berth_client::Response) -> impl tokio::io::AsyncRead 
 }
 
 fn tokio_util_stream_reader(
-    s: std::pin::Pin<
-        Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send>,
-    >,
+    s: std::pin::Pin<Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>,
 ) -> impl tokio::io::AsyncRead + Unpin {
     StreamReader {
         inner: s,
@@ -143,9 +151,8 @@ fn tokio_util_stream_reader(
 }
 
 struct StreamReader {
-    inner: std::pin::Pin<
-        Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send>,
-    >,
+    inner:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>,
     buf: bytes::Bytes,
 }
 
@@ -203,7 +210,12 @@ pub(crate) struct ExecArgs {
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir", value_name = "string")]
     pub workdir: Option<String>,
-    #[arg(value_name = "CONTAINER", trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    #[arg(
+        value_name = "CONTAINER",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        hide = true
+    )]
     pub args: Vec<String>,
 }
 
@@ -246,7 +258,11 @@ pub(crate) async fn exec(ctx: &Ctx, a: ExecArgs) -> Result<()> {
     );
     body.insert(
         "Env".into(),
-        if env.is_empty() { Value::Null } else { json!(env) },
+        if env.is_empty() {
+            Value::Null
+        } else {
+            json!(env)
+        },
     );
     body.insert(
         "WorkingDir".into(),
@@ -275,17 +291,14 @@ pub(crate) async fn exec(ctx: &Ctx, a: ExecArgs) -> Result<()> {
         client.post(&start_path).json(&start_body).send().await?;
         return Ok(());
     }
-    let keys = match a.detach_keys.as_deref().filter(|k| !k.is_empty()) {
-        Some(k) => crate::tty::parse_detach_keys(k).unwrap_or(crate::tty::DEFAULT_DETACH.to_vec()),
-        None => crate::tty::DEFAULT_DETACH.to_vec(),
-    };
+    let keys = super::container_run::detach_keys(a.detach_keys.as_deref());
     let resp = client
         .post(&start_path)
         .json(&start_body)
         .upgrade()
-        .send()
+        .send_raw()
         .await?;
-    let io = resp.upgrade().await?;
+    let io = super::container_run::hijacked(resp).await?;
     let streamer = tokio::spawn(stream(
         io,
         StreamOpts {
@@ -340,7 +353,12 @@ pub(crate) struct AttachArgs {
 
 async fn inspect_running(ctx: &Ctx, name: &str) -> Result<Value> {
     let client = ctx.client().await?;
-    let c: Value = client.get(&cpath(name, "/json")).send().await?.json().await?;
+    let c: Value = client
+        .get(&cpath(name, "/json"))
+        .send()
+        .await?
+        .json()
+        .await?;
     let st = &c["State"];
     if !st["Running"].as_bool().unwrap_or(false) {
         anyhow::bail!("You cannot attach to a stopped container, start it first");
@@ -382,10 +400,7 @@ pub(crate) async fn attach(ctx: &Ctx, a: AttachArgs) -> Result<()> {
     if tty && crate::tty::is_terminal(1) {
         monitor_tty_size(ctx, cpath(&id, "/resize"));
     }
-    let keys = match a.detach_keys.as_deref().filter(|k| !k.is_empty()) {
-        Some(k) => crate::tty::parse_detach_keys(k).unwrap_or(crate::tty::DEFAULT_DETACH.to_vec()),
-        None => crate::tty::DEFAULT_DETACH.to_vec(),
-    };
+    let keys = super::container_run::detach_keys(a.detach_keys.as_deref());
     let end = stream(
         io,
         StreamOpts {

@@ -121,7 +121,12 @@ pub(crate) async fn inspect_containers(ctx: &Ctx, a: InspectArgs) -> Result<()> 
 
 #[derive(Debug, Args)]
 pub(crate) struct TopArgs {
-    #[arg(value_name = "CONTAINER", trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    #[arg(
+        value_name = "CONTAINER",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        hide = true
+    )]
     pub args: Vec<String>,
 }
 
@@ -194,8 +199,16 @@ const STATS_HEADERS: [(&str, &str); 9] = [
 /// One row of `stats`, computed from the daemon's raw stats JSON as docker does.
 pub(crate) fn stats_row(container: &str, s: &Value, trunc: bool, running: bool) -> gotmpl::Value {
     let id = s["id"].as_str().unwrap_or(container);
-    let id = if trunc { truncate_id(id) } else { id.to_string() };
-    let name = s["name"].as_str().unwrap_or("").trim_start_matches('/').to_string();
+    let id = if trunc {
+        truncate_id(id)
+    } else {
+        id.to_string()
+    };
+    let name = s["name"]
+        .as_str()
+        .unwrap_or("")
+        .trim_start_matches('/')
+        .to_string();
     if !running {
         let dash = "--".to_string();
         return context(&[
@@ -247,7 +260,12 @@ pub(crate) fn stats_row(container: &str, s: &Value, trunc: bool, running: bool) 
         0.0
     };
     let (mut rx, mut tx) = (0.0, 0.0);
-    for n in s["networks"].as_object().into_iter().flatten().map(|(_, v)| v) {
+    for n in s["networks"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, v)| v)
+    {
         rx += f(&n["rx_bytes"]);
         tx += f(&n["tx_bytes"]);
     }
@@ -272,7 +290,11 @@ pub(crate) fn stats_row(container: &str, s: &Value, trunc: bool, running: bool) 
         ("CPUPerc", format!("{cpu_pct:.2}%")),
         (
             "MemUsage",
-            format!("{} / {}", units::bytes_size(mem_used), units::bytes_size(limit)),
+            format!(
+                "{} / {}",
+                units::bytes_size(mem_used),
+                units::bytes_size(limit)
+            ),
         ),
         ("MemPerc", format!("{mem_pct:.2}%")),
         ("NetIO", format!("{} / {}", hs(rx), hs(tx))),
@@ -435,10 +457,22 @@ pub(crate) fn update_body(a: &UpdateArgs) -> Result<Value, String> {
     }
     m.insert("CpuPeriod".into(), json!(a.cpu_period.unwrap_or(0)));
     m.insert("CpuQuota".into(), json!(a.cpu_quota.unwrap_or(0)));
-    m.insert("CpuRealtimePeriod".into(), json!(a.cpu_rt_period.unwrap_or(0)));
-    m.insert("CpuRealtimeRuntime".into(), json!(a.cpu_rt_runtime.unwrap_or(0)));
-    m.insert("CpusetCpus".into(), json!(a.cpuset_cpus.clone().unwrap_or_default()));
-    m.insert("CpusetMems".into(), json!(a.cpuset_mems.clone().unwrap_or_default()));
+    m.insert(
+        "CpuRealtimePeriod".into(),
+        json!(a.cpu_rt_period.unwrap_or(0)),
+    );
+    m.insert(
+        "CpuRealtimeRuntime".into(),
+        json!(a.cpu_rt_runtime.unwrap_or(0)),
+    );
+    m.insert(
+        "CpusetCpus".into(),
+        json!(a.cpuset_cpus.clone().unwrap_or_default()),
+    );
+    m.insert(
+        "CpusetMems".into(),
+        json!(a.cpuset_mems.clone().unwrap_or_default()),
+    );
     m.insert("Devices".into(), Value::Null);
     m.insert("DeviceCgroupRules".into(), Value::Null);
     m.insert("DeviceRequests".into(), Value::Null);
@@ -446,7 +480,10 @@ pub(crate) fn update_body(a: &UpdateArgs) -> Result<Value, String> {
         "MemoryReservation".into(),
         json!(bytes(&a.memory_reservation, "--memory-reservation")?),
     );
-    m.insert("MemorySwap".into(), json!(bytes(&a.memory_swap, "--memory-swap")?));
+    m.insert(
+        "MemorySwap".into(),
+        json!(bytes(&a.memory_swap, "--memory-swap")?),
+    );
     m.insert("MemorySwappiness".into(), Value::Null);
     m.insert("OomKillDisable".into(), Value::Null);
     m.insert(
@@ -501,7 +538,12 @@ pub(crate) async fn update(ctx: &Ctx, a: UpdateArgs) -> Result<()> {
     let client = ctx.client().await?;
     let mut errs = Vec::new();
     for name in &a.args {
-        match client.post(&cpath(name, "/update")).json(&body).send().await {
+        match client
+            .post(&cpath(name, "/update"))
+            .json(&body)
+            .send()
+            .await
+        {
             Ok(r) => {
                 let v: Value = r.json().await.unwrap_or(Value::Null);
                 for w in v["Warnings"].as_array().into_iter().flatten() {
@@ -550,7 +592,9 @@ pub(crate) async fn commit(ctx: &Ctx, a: CommitArgs) -> Result<()> {
     };
     let client = ctx.client().await?;
     // In Go's sorted query order.
-    let mut req = client.post("/commit").query_opt("author", a.author.as_deref());
+    let mut req = client
+        .post("/commit")
+        .query_opt("author", a.author.as_deref());
     for c in &a.change {
         req = req.query("changes", c);
     }

@@ -40,7 +40,11 @@ pub(crate) fn mem_bytes(s: &str) -> Result<i64, String> {
     let l = sfx.to_lowercase();
     let b = l.as_bytes();
     if b[0] == b'b' {
-        return if b.len() > 1 { bad(&l) } else { Ok(size as i64) };
+        return if b.len() > 1 {
+            bad(&l)
+        } else {
+            Ok(size as i64)
+        };
     }
     let mul: i64 = match b[0] {
         b'k' => 1 << 10,
@@ -234,7 +238,10 @@ pub(crate) fn port_range(s: &str) -> Result<(u16, u16), String> {
 
 /// nat.ParsePortSpecs: `[ip:][hostPort:]containerPort[/proto]`, ranges allowed.
 /// Returns (ExposedPorts, PortBindings).
-pub(crate) fn parse_ports(specs: &[String]) -> Result<(Map<String, Value>, Map<String, Value>), String> {
+/// Exposed ports and port bindings, as JSON maps.
+pub(crate) type PortMaps = (Map<String, Value>, Map<String, Value>);
+
+pub(crate) fn parse_ports(specs: &[String]) -> Result<PortMaps, String> {
     let mut exposed = Map::new();
     let mut bindings = Map::new();
     for spec in specs {
@@ -250,7 +257,10 @@ pub(crate) fn parse_ports(specs: &[String]) -> Result<(Map<String, Value>, Map<S
             let Some((ip, after)) = r.split_once(']') else {
                 return Err(format!("invalid port specification: {spec:?}"));
             };
-            (ip.to_string(), after.strip_prefix(':').unwrap_or(after).to_string())
+            (
+                ip.to_string(),
+                after.strip_prefix(':').unwrap_or(after).to_string(),
+            )
         } else {
             (String::new(), rest.to_string())
         };
@@ -265,8 +275,7 @@ pub(crate) fn parse_ports(specs: &[String]) -> Result<(Map<String, Value>, Map<S
         if ctr.is_empty() {
             return Err(format!("no port specified: {spec}<empty>"));
         }
-        let (cs, ce) =
-            port_range(ctr).map_err(|_| format!("invalid containerPort: {ctr}"))?;
+        let (cs, ce) = port_range(ctr).map_err(|_| format!("invalid containerPort: {ctr}"))?;
         let (hs, he) = if host.is_empty() {
             (0, 0)
         } else {
@@ -369,7 +378,8 @@ pub(crate) fn parse_mount(s: &str) -> Result<Value, String> {
                 tmpfs.insert("SizeBytes".into(), json!(n));
             }
             ("tmpfs-mode", Some(v)) => {
-                let n = u32::from_str_radix(v, 8).map_err(|_| format!("invalid value for {k}: {v}"))?;
+                let n =
+                    u32::from_str_radix(v, 8).map_err(|_| format!("invalid value for {k}: {v}"))?;
                 tmpfs.insert("Mode".into(), json!(n));
             }
             _ => return Err(format!("unexpected key '{k}' in '{field}'")),
@@ -441,7 +451,9 @@ mod tests {
             parse_mount("type=bind,source=/etc,target=/hostetc,readonly")
                 .unwrap()
                 .to_string(),
-            parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m").unwrap().to_string(),
+            parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m")
+                .unwrap()
+                .to_string(),
             format!(
                 "{:?}",
                 parse_ports(&[
@@ -468,7 +480,11 @@ mod tests {
     fn env_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("env");
-        std::fs::write(&p, "# c\n\nA=1\n  B=two words\nBERTH_SURELY_UNSET_X\nPATH\n").unwrap();
+        std::fs::write(
+            &p,
+            "# c\n\nA=1\n  B=two words\nBERTH_SURELY_UNSET_X\nPATH\n",
+        )
+        .unwrap();
         let got = parse_kv_file(p.to_str().unwrap(), true).unwrap();
         assert_eq!(got[..2], ["A=1".to_string(), "B=two words".to_string()]);
         assert!(got[2].starts_with("PATH="));

@@ -166,7 +166,11 @@ fn image_column(image: &str, image_id: &str, trunc: bool) -> String {
 /// The template context for one container, every field as docker renders it.
 pub(crate) fn container_context(c: &Value, trunc: bool, now: f64) -> gotmpl::Value {
     let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
-    let id = if trunc { truncate_id(&s("Id")) } else { s("Id") };
+    let id = if trunc {
+        truncate_id(&s("Id"))
+    } else {
+        s("Id")
+    };
     let mut names: Vec<String> = c["Names"]
         .as_array()
         .into_iter()
@@ -265,7 +269,9 @@ pub(crate) fn go_quote(s: &str) -> String {
             '\x08' => o.push_str("\\b"),
             '\x0c' => o.push_str("\\f"),
             '\x0b' => o.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => o.push(c),
         }
     }
@@ -277,7 +283,7 @@ pub(crate) async fn ps(ctx: &Ctx, a: PsArgs) -> Result<()> {
     ctx.args(Arity::None, a.args.len())?;
     let format = a.format.clone().unwrap_or_default();
     if !format.is_empty() && a.quiet {
-        eprint!("WARNING: Ignoring custom format, because both --format and --quiet are set.\n");
+        eprintln!("WARNING: Ignoring custom format, because both --format and --quiet are set.");
     }
     let mut size = a.size.unwrap_or(false);
     if !a.quiet && a.size.is_none() && format.contains(".Size") {
@@ -333,11 +339,13 @@ mod tests {
 
     #[test]
     fn ports_group_like_docker() {
-        let p = |ip: &str, private: u16, public: u16, t: &str| {
-            json!({"IP": ip, "PrivatePort": private, "PublicPort": public, "Type": t})
-        };
+        let p = |ip: &str, private: u16, public: u16, t: &str| json!({"IP": ip, "PrivatePort": private, "PublicPort": public, "Type": t});
         let got = [
-            displayable_ports(&[p("", 80, 0, "tcp"), p("", 81, 0, "tcp"), p("", 443, 0, "tcp")]),
+            displayable_ports(&[
+                p("", 80, 0, "tcp"),
+                p("", 81, 0, "tcp"),
+                p("", 443, 0, "tcp"),
+            ]),
             displayable_ports(&[
                 p("0.0.0.0", 5000, 32768, "tcp"),
                 p("::", 5000, 32768, "tcp"),

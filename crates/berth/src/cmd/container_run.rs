@@ -188,7 +188,11 @@ async fn create_container(ctx: &Ctx, o: &ContainerOpts, spec: &CreateSpec) -> Re
         Err(e) => return Err(e.into()),
     };
     let v: Value = resp.json().await?;
-    let id = v.get("Id").and_then(Value::as_str).unwrap_or("").to_string();
+    let id = v
+        .get("Id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if let Some(ws) = v.get("Warnings").and_then(Value::as_array) {
         for w in ws.iter().filter_map(Value::as_str) {
             eprintln!("WARNING: {w}");
@@ -245,8 +249,19 @@ pub(crate) async fn attach_request(
         .query("stream", 1)
         .header("content-type", "text/plain")
         .upgrade()
-        .send()
+        .send_raw()
         .await?;
+    hijacked(resp).await
+}
+
+/// The upgraded stream of a hijack answer; anything but `101` is docker's
+/// `unable to upgrade to tcp, received <status>` (the daemon's message is dropped).
+pub(crate) async fn hijacked(
+    resp: berth_client::Response,
+) -> Result<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static> {
+    if resp.status() != 101 {
+        anyhow::bail!("unable to upgrade to tcp, received {}", resp.status());
+    }
     Ok(resp.upgrade().await?)
 }
 
@@ -269,7 +284,11 @@ pub(crate) async fn wait_exit(
             Some(v) => berth_client::Client::with_version(host, &v),
             None => berth_client::Client::new(host),
         };
-        let resp = client.post(&path).query_opt("condition", condition).send().await;
+        let resp = client
+            .post(&path)
+            .query_opt("condition", condition)
+            .send()
+            .await;
         let _ = sent_tx.send(());
         let code = match resp {
             Ok(r) => match r.json::<Value>().await {
@@ -327,7 +346,12 @@ async fn resize(c: &berth_client::Client, path: &str) -> bool {
     if h == 0 && w == 0 {
         return true;
     }
-    c.post(path).query("h", h).query("w", w).send().await.is_ok()
+    c.post(path)
+        .query("h", h)
+        .query("w", w)
+        .send()
+        .await
+        .is_ok()
 }
 
 /// Forwards the usual termination signals to the container (`--sig-proxy`).
@@ -360,11 +384,12 @@ pub(crate) fn forward_signals(ctx: &Ctx, id: &str) {
     }
 }
 
-fn detach_keys(keys: Option<&str>) -> Result<Vec<u8>> {
-    match keys.filter(|k| !k.is_empty()) {
-        None => Ok(crate::tty::DEFAULT_DETACH.to_vec()),
-        Some(k) => crate::tty::parse_detach_keys(k).map_err(|e| anyhow::anyhow!("{e}")),
-    }
+/// The detach sequence to watch for; an invalid one falls back to the default,
+/// as docker's streamer does (the daemon rejects it on attach anyway).
+pub(crate) fn detach_keys(keys: Option<&str>) -> Vec<u8> {
+    keys.filter(|k| !k.is_empty())
+        .and_then(|k| crate::tty::parse_detach_keys(k).ok())
+        .unwrap_or_else(|| crate::tty::DEFAULT_DETACH.to_vec())
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
@@ -385,7 +410,7 @@ pub(crate) async fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
     } else if spec.attach_stdin && spec.tty && !crate::tty::is_terminal(0) {
         anyhow::bail!("the input device is not a TTY");
     }
-    let keys = detach_keys(a.detach_keys.as_deref())?;
+    let keys = detach_keys(a.detach_keys.as_deref());
     let id = create_container(ctx, &a.opts, &spec)
         .await
         .map_err(|e| to_status_error(&e))?;
@@ -460,11 +485,14 @@ pub(crate) async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
             let path = format!("/containers/{}/start", berth_client::path_escape(name));
             match client.post(&path).send().await {
                 Ok(_) => out(&format!("{name}\n")),
-                Err(e) => failed.push(e.to_string()),
+                Err(e) => {
+                    eprintln!("{e}");
+                    failed.push(name.as_str());
+                }
             }
         }
         if !failed.is_empty() {
-            return Err(status(1, failed.join("\n")));
+            anyhow::bail!("Error: failed to start containers: {}", failed.join(", "));
         }
         return Ok(());
     }
@@ -473,7 +501,10 @@ pub(crate) async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
     }
     let name = &a.args[0];
     let info: Value = client
-        .get(&format!("/containers/{}/json", berth_client::path_escape(name)))
+        .get(&format!(
+            "/containers/{}/json",
+            berth_client::path_escape(name)
+        ))
         .send()
         .await?
         .json()
@@ -483,14 +514,12 @@ pub(crate) async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
     let tty = cfg["Tty"].as_bool().unwrap_or(false);
     let open_stdin = cfg["OpenStdin"].as_bool().unwrap_or(false);
     let stdin = a.interactive && open_stdin;
-    if stdin && tty && !crate::tty::is_terminal(0) {
-        anyhow::bail!("the input device is not a TTY");
-    }
-    let keys = detach_keys(a.detach_keys.as_deref())?;
+    let auto_remove = info["HostConfig"]["AutoRemove"].as_bool().unwrap_or(false);
+    let keys = detach_keys(a.detach_keys.as_deref());
     if !tty {
         forward_signals(ctx, &id);
     }
-    let wait_rx = wait_exit(ctx, &id, Some("next-exit")).await;
+    // docker's order: attach, then wait, then start.
     let io = attach_request(ctx, &id, stdin, true, true, a.detach_keys.as_deref()).await?;
     let streamer = tokio::spawn(stream(
         io,
@@ -502,10 +531,15 @@ pub(crate) async fn start(ctx: &Ctx, a: StartArgs) -> Result<()> {
             detach_keys: keys,
         },
     ));
+    let condition = if auto_remove { "removed" } else { "next-exit" };
+    let wait_rx = wait_exit(ctx, &id, Some(condition)).await;
     let start_path = format!("/containers/{}/start", berth_client::path_escape(&id));
     if let Err(e) = client.post(&start_path).send().await {
         streamer.abort();
         crate::tty::restore();
+        if auto_remove {
+            let _ = wait_rx.await;
+        }
         return Err(e.into());
     }
     if tty && crate::tty::is_terminal(1) {
@@ -543,9 +577,6 @@ mod tests {
         assert_eq!(start_error_code("exec /etc: permission denied"), 126);
         assert_eq!(start_error_code("port is already allocated"), 125);
         assert_eq!(tagged_familiar("busybox"), "busybox:latest");
-        assert_eq!(
-            tagged_familiar("docker.io/library/alpine:3"),
-            "alpine:3"
-        );
+        assert_eq!(tagged_familiar("docker.io/library/alpine:3"), "alpine:3");
     }
 }

@@ -127,10 +127,7 @@ where
         None
     };
     let want_output = o.stdout || o.stderr;
-    let output = async {
-        let r = copy_output(rd, &o).await;
-        r
-    };
+    let output = copy_output(rd, &o);
     let input = async {
         if o.stdin {
             let mut rx = stdin_chunks();
@@ -182,7 +179,9 @@ mod tests {
         data.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 4]);
         data.extend_from_slice(b"err\n");
         let mut got = Vec::new();
-        demux(&data[..], |s, d| got.push((s, d.to_vec()))).await.unwrap();
+        demux(&data[..], |s, d| got.push((s, d.to_vec())))
+            .await
+            .unwrap();
         assert_eq!(got, vec![(1, b"out".to_vec()), (2, b"err\n".to_vec())]);
         let bad = [3u8, 0, 0, 0, 0, 0, 0, 4, b'b', b'o', b'o', b'm'];
         let e = demux(&bad[..], |_, _| {}).await.unwrap_err();

@@ -5,6 +5,7 @@ pub(crate) mod container_cli;
 pub(crate) mod container_info;
 pub(crate) mod container_cp;
 pub(crate) mod container_exec;
+pub(crate) mod container_flags;
 pub(crate) mod container_opts;
 pub(crate) mod container_parse;
 pub(crate) mod container_ps;
