@@ -8,7 +8,7 @@ use berth_image::ImageStore;
 use berth_stdx::LockFile;
 use tokio_util::sync::CancellationToken;
 
-use crate::containers::{ContainerManager, ManagerOptions};
+use crate::containers::{ContainerManager, ContainerService, ManagerOptions};
 use crate::events::EventBus;
 use crate::images::ImageService;
 use crate::listen::{Listener, bind};
@@ -69,14 +69,18 @@ impl Daemon {
         ));
         let weak = Arc::downgrade(&containers);
         image_service.set_users(Box::new(move |id| {
-            weak.upgrade().map(|c| c.image_users(id)).unwrap_or_default()
+            weak.upgrade()
+                .map(|c| c.image_users(id))
+                .unwrap_or_default()
         }));
         containers
             .load()
             .map_err(|e| format!("load containers from {}: {e}", opts.data_root.display()))?;
+        let restore = containers.clone();
         let state = AppState {
             images,
-            containers,
+            containers: Arc::new(ContainerService(containers)),
+            restore,
             events,
             info: Arc::new(DaemonInfo {
                 id,
@@ -131,7 +135,7 @@ impl Daemon {
         }
         self.write_pidfile()?;
         // Live-restore: reconnect to the shims of running containers.
-        self.state.containers.restore().await;
+        self.state.restore.restore().await;
         let mut state = self.state.clone();
         state.shutdown = shutdown.clone();
         let svc = app(state);

@@ -391,6 +391,8 @@ fn image_in_use_cannot_be_deleted() {
         "conflict: unable to remove repository reference \"busybox\" (must force) - container {} is using its referenced image {short}",
         &cid[..12]
     ));
+    e.docker(&["image", "prune", "-a", "-f"]).ok();
+    e.docker(&["image", "inspect", "busybox"]).ok();
     e.docker(&["rmi", "-f", img.trim()]).run().assert_code(1).assert_stderr_contains(&format!(
         "conflict: unable to delete {short} (cannot be forced) - image is being used by running container {}",
         &cid[..12]
@@ -583,7 +585,13 @@ fn logs_follow_and_container_events() {
     let e = Env::new();
     let since = chrono::Utc::now().timestamp().to_string();
     e.docker(&[
-        "run", "-d", "--name", "fol", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "fol",
+        "busybox",
+        "sh",
+        "-c",
         "for i in 1 2 3; do echo line$i; sleep 0.3; done",
     ])
     .ok();
@@ -591,12 +599,20 @@ fn logs_follow_and_container_events() {
         e.docker(&["logs", "-f", "fol"]).ok().out(),
         "line1\nline2\nline3\n"
     );
-    e.docker(&["run", "--rm", "--name", "evt", "busybox", "true"]).ok();
+    e.docker(&["run", "--rm", "--name", "evt", "busybox", "true"])
+        .ok();
     let until = (chrono::Utc::now().timestamp() + 1).to_string();
     let ev = e
         .docker(&[
-            "events", "--since", &since, "--until", &until, "--filter", "container=evt",
-            "--format", "{{.Action}}",
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            "container=evt",
+            "--format",
+            "{{.Action}}",
         ])
         .ok()
         .lines();

@@ -8,6 +8,7 @@
 //! `exit.json` for containers that ended meanwhile (live-restore).
 
 mod attach;
+mod backend;
 mod exec;
 mod inspect;
 mod lifecycle;
@@ -19,10 +20,11 @@ mod record;
 mod shim;
 
 pub use attach::{DetachKeys, splice};
-pub use exec::ExecStart;
+pub use backend::{BoxFuture, ContainerBackend, ContainerService};
+pub use exec::{ExecEntry, ExecStart};
 pub use logs::LogOptions;
 pub use manager::{AttachTarget, ContainerManager, ManagerOptions, WaitCondition};
-pub use record::Status;
+pub use record::{Record, Status};
 
 pub(crate) use logs::stream as stream_logs;
 
@@ -61,7 +63,7 @@ pub(crate) async fn shim_attach(
 }
 
 impl ContainerManager {
-    pub(crate) fn event_attach(&self, rec: &record::Record) {
+    pub fn event_attach(&self, rec: &record::Record) {
         self.event(rec, "attach", &[]);
     }
 }

@@ -237,6 +237,10 @@ impl ImageService {
         let has_children = |img: &Image| all.iter().any(|o| o.parent.as_ref() == Some(&img.id));
         let mut report = PruneReport::default();
         for img in &all {
+            // Images containers were created from are never pruned (dockerd's rule).
+            if !self.image_users(&img.id).is_empty() {
+                continue;
+            }
             if dangling_only && has_children(img) {
                 continue;
             }

@@ -88,17 +88,19 @@ impl ImageBackend for Fake {
 
 fn state() -> AppState {
     let images: Arc<dyn crate::images::ImageBackend> = Arc::new(Fake);
+    let manager = Arc::new(crate::containers::ContainerManager::new(
+        crate::containers::ManagerOptions {
+            data_root: "/nonexistent".into(),
+            exec_root: "/nonexistent".into(),
+            shim_binary: "/nonexistent".into(),
+            runtime: "embedded".into(),
+        },
+        images.clone(),
+        EventBus::new(),
+    ));
     AppState {
-        containers: Arc::new(crate::containers::ContainerManager::new(
-            crate::containers::ManagerOptions {
-                data_root: "/nonexistent".into(),
-                exec_root: "/nonexistent".into(),
-                shim_binary: "/nonexistent".into(),
-                runtime: "embedded".into(),
-            },
-            images.clone(),
-            EventBus::new(),
-        )),
+        containers: Arc::new(crate::containers::ContainerService(manager.clone())),
+        restore: manager,
         images,
         events: EventBus::new(),
         info: Arc::new(DaemonInfo {

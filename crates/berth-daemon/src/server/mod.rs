@@ -43,8 +43,10 @@ pub struct DaemonInfo {
 #[derive(Clone)]
 pub struct AppState {
     pub images: Arc<dyn ImageBackend>,
-    pub containers: Arc<crate::containers::ContainerManager>,
+    pub containers: Arc<dyn crate::containers::ContainerBackend>,
     pub events: EventBus,
+    /// The manager itself, for the daemon's start-up (live-restore).
+    pub restore: Arc<crate::containers::ContainerManager>,
     pub info: Arc<DaemonInfo>,
     /// Cancelled when the daemon shuts down; ends long-lived streams (events).
     pub shutdown: tokio_util::sync::CancellationToken,
@@ -72,12 +74,18 @@ pub fn app(state: AppState) -> ApiService {
         .route("/containers/{id}/json", get(routes::containers::inspect))
         .route("/containers/{id}/start", post(routes::containers::start))
         .route("/containers/{id}/stop", post(routes::containers::stop))
-        .route("/containers/{id}/restart", post(routes::containers::restart))
+        .route(
+            "/containers/{id}/restart",
+            post(routes::containers::restart),
+        )
         .route("/containers/{id}/kill", post(routes::containers::kill))
         .route("/containers/{id}", delete(routes::containers::remove))
         .route("/containers/{id}/rename", post(routes::containers::rename))
         .route("/containers/{id}/pause", post(routes::containers::pause))
-        .route("/containers/{id}/unpause", post(routes::containers::unpause))
+        .route(
+            "/containers/{id}/unpause",
+            post(routes::containers::unpause),
+        )
         .route("/containers/{id}/resize", post(routes::containers::resize))
         .route("/containers/{id}/wait", post(routes::containers::wait))
         .route("/containers/{id}/logs", get(routes::containers::logs))
