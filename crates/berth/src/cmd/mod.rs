@@ -2,10 +2,10 @@
 
 pub(crate) mod container;
 pub(crate) mod container_cli;
-pub(crate) mod container_info;
 pub(crate) mod container_cp;
 pub(crate) mod container_exec;
 pub(crate) mod container_flags;
+pub(crate) mod container_info;
 pub(crate) mod container_opts;
 pub(crate) mod container_parse;
 pub(crate) mod container_ps;
