@@ -60,10 +60,15 @@ echo "== berth images"
 echo "== berth history busybox"
 "$berth" history busybox
 
+echo "== berth run --rm busybox (a confined container: own namespaces, docker's caps and seccomp)"
+"$berth" run --rm busybox sh -c 'echo "hello from $(hostname)"; grep -E "^(CapEff|Seccomp):" /proc/self/status'
+
 if [ -x /usr/local/bin/docker ] || command -v docker >/dev/null 2>&1; then
     docker_cli="$(command -v docker || echo /usr/local/bin/docker)"
     echo "== the real docker CLI against berth: DOCKER_HOST=unix://$sock docker images"
     DOCKER_HOST="unix://$sock" "$docker_cli" images
+    echo "== DOCKER_HOST=unix://$sock docker run --rm busybox echo ..."
+    DOCKER_HOST="unix://$sock" "$docker_cli" run --rm busybox echo "hello through the docker CLI"
 else
     echo "== (no docker CLI found; with one: DOCKER_HOST=unix://$sock docker images)"
 fi
