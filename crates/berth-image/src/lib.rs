@@ -22,6 +22,7 @@
 
 mod archive;
 mod change;
+mod commit;
 mod compress;
 mod config;
 mod content;
@@ -38,6 +39,7 @@ mod store;
 
 pub use archive::SaveItem;
 pub use change::parse_changes;
+pub use commit::CommitOptions;
 pub use config::{
     ContainerConfig, Descriptor, DockerManifestEntry, HealthConfig, History, ImageConfig, Index,
     Manifest, Platform, RootFs, media_types,

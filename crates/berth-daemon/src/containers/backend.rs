@@ -62,12 +62,39 @@ pub trait ContainerBackend: Send + Sync + 'static {
     fn exec_wait<'a>(&'a self, id: &'a str, max: Duration) -> BoxFuture<'a, ()>;
     fn exec_resize<'a>(&'a self, id: &'a str, height: u16, width: u16)
     -> BoxFuture<'a, Result<()>>;
+    /// The container's merged tree for `cp` (blocking: may mount it temporarily).
+    fn fs_root(&self, _name: &str) -> Result<super::fs::FsRoot> {
+        Err(crate::error::Error::not_implemented(
+            "no container filesystems",
+        ))
+    }
+    /// `docker commit` (blocking): the new image's id.
+    fn commit(&self, _name: &str, _q: &super::fs::CommitQuery) -> Result<String> {
+        Err(crate::error::Error::not_implemented(
+            "commit is not supported",
+        ))
+    }
+    /// `docker diff`: (path, kind) sorted by path (blocking).
+    fn changes(&self, _name: &str) -> Result<Vec<(String, u8)>> {
+        Err(crate::error::Error::not_implemented(
+            "no container filesystems",
+        ))
+    }
 }
 
 /// The real backend.
 pub struct ContainerService(pub Arc<ContainerManager>);
 
 impl ContainerBackend for ContainerService {
+    fn fs_root(&self, name: &str) -> Result<super::fs::FsRoot> {
+        self.0.fs_root(name)
+    }
+    fn changes(&self, name: &str) -> Result<Vec<(String, u8)>> {
+        self.0.changes(name)
+    }
+    fn commit(&self, name: &str, q: &super::fs::CommitQuery) -> Result<String> {
+        self.0.commit(name, q)
+    }
     fn list(&self, all: bool, filters: &Filters, limit: i64) -> Result<Vec<Value>> {
         self.0.list(all, filters, limit)
     }

@@ -10,6 +10,7 @@
 mod attach;
 mod backend;
 mod exec;
+mod fs;
 mod inspect;
 mod lifecycle;
 mod list;
@@ -17,11 +18,17 @@ mod logs;
 mod manager;
 mod prepare;
 mod record;
+pub(crate) mod resources;
 mod shim;
 
 pub use attach::{DetachKeys, splice};
 pub use backend::{BoxFuture, ContainerBackend, ContainerService};
 pub use exec::{ExecEntry, ExecStart};
+pub use fs::{CommitQuery, FsRoot};
+pub(crate) use fs::{
+    base_name as fs_base_name, export_tar as fs_export_tar, extract as fs_extract, stat as fs_stat,
+    write_tar as fs_write_tar,
+};
 pub use logs::LogOptions;
 pub use manager::{AttachTarget, ContainerManager, ManagerOptions, WaitCondition};
 pub use record::{Record, Status};

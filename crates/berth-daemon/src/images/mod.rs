@@ -74,6 +74,19 @@ pub trait ImageBackend: Send + Sync + 'static {
     /// Resolves the names first (so a missing one fails before any byte is sent).
     fn resolve_save(&self, names: &[String]) -> Result<Vec<berth_image::SaveItem>>;
     fn save(&self, items: &[berth_image::SaveItem], out: &mut dyn Write) -> Result<()>;
+    /// `docker commit`: `layer` (an uncompressed tar) on top of `opts.parent`, tagged
+    /// `repo:tag` when `repo` is set.
+    fn commit(
+        &self,
+        _layer: &mut dyn Read,
+        _opts: berth_image::CommitOptions,
+        _repo: &str,
+        _tag: &str,
+    ) -> Result<Digest> {
+        Err(crate::error::Error::not_implemented(
+            "commit is not supported",
+        ))
+    }
 }
 
 /// What `load` reports to the client.

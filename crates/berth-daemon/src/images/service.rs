@@ -160,6 +160,26 @@ impl ImageBackend for ImageService {
         Ok(())
     }
 
+    fn commit(
+        &self,
+        layer: &mut dyn Read,
+        mut opts: berth_image::CommitOptions,
+        repo: &str,
+        tag: &str,
+    ) -> Result<Digest> {
+        let tag = if repo.is_empty() {
+            None
+        } else {
+            Some(repo_tag_reference(repo, tag)?)
+        };
+        opts.tag = tag.clone();
+        let img = self.store.commit(layer, &opts)?;
+        if let Some(t) = tag {
+            self.event("tag", Some(&img), &img.id, &t.familiar());
+        }
+        Ok(img.id)
+    }
+
     fn import(&self, src: &mut dyn Read, req: &ImportRequest) -> Result<Digest> {
         let tag = if req.repo.is_empty() {
             None

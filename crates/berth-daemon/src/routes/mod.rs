@@ -1,6 +1,8 @@
 //! One module per API resource. Routes parse requests, call a backend, and convert
 //! to `berth-api` wire types; they hold no state of their own.
 
+pub mod archive;
+pub mod container_resources;
 pub mod containers;
 pub mod events;
 pub mod exec;

@@ -89,6 +89,43 @@ pub fn app(state: AppState) -> ApiService {
         .route("/containers/{id}/resize", post(routes::containers::resize))
         .route("/containers/{id}/wait", post(routes::containers::wait))
         .route("/containers/{id}/logs", get(routes::containers::logs))
+        .route("/containers/{id}/changes", get(routes::archive::changes))
+        .route("/commit", post(routes::archive::commit))
+        .route("/containers/{id}/export", get(routes::archive::export))
+        .route(
+            "/containers/{id}/archive",
+            get(routes::archive::get)
+                .head(routes::archive::head)
+                .put(routes::archive::put),
+        )
+        .route(
+            "/containers/{id}/stats",
+            get(routes::container_resources::stats),
+        )
+        .route(
+            "/containers/{id}/top",
+            get(routes::container_resources::top),
+        )
+        .route(
+            "/containers/{id}/update",
+            post(routes::container_resources::update),
+        )
+        .route(
+            "/containers/prune",
+            post(routes::container_resources::prune),
+        )
+        .route(
+            "/networks/prune",
+            post(routes::container_resources::prune_networks),
+        )
+        .route(
+            "/volumes/prune",
+            post(routes::container_resources::prune_volumes),
+        )
+        .route(
+            "/build/prune",
+            post(routes::container_resources::prune_build),
+        )
         .route("/containers/{id}/attach", post(routes::containers::attach))
         .route("/containers/{id}/exec", post(routes::exec::create))
         .route("/exec/{id}/start", post(routes::exec::start))
