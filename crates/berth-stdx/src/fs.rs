@@ -39,6 +39,28 @@ pub fn atomic_write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Res
     atomic_write(path, &data)
 }
 
+/// Removes a directory tree that processes may still be writing into for a moment
+/// (a container's overlay work dir while its last processes die, a log being closed):
+/// retries while the kernel answers "directory not empty" or "busy", for up to about a
+/// second, as moby's `EnsureRemoveAll` does. A tree that is already gone is not an error.
+pub fn ensure_remove_all(dir: &Path) -> io::Result<()> {
+    let mut attempt = 0;
+    loop {
+        match fs::remove_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e)
+                if attempt < 50
+                    && matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EBUSY)) =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// fsyncs a directory so that a rename or create inside it is durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -57,6 +79,17 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn ensure_remove_all_removes_trees_and_ignores_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("c");
+        fs::create_dir_all(t.join("upper/a/b")).unwrap();
+        fs::write(t.join("upper/a/b/f"), b"x").unwrap();
+        ensure_remove_all(&t).unwrap();
+        assert!(!t.exists());
+        ensure_remove_all(&t).unwrap();
     }
 
     #[test]

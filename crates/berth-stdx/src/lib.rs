@@ -14,6 +14,6 @@ pub mod rootpath;
 
 pub use digest::{Digest, DigestReader, DigestWriter};
 pub use error::ErrorKind;
-pub use fs::{atomic_write, atomic_write_json, fsync_dir};
+pub use fs::{atomic_write, atomic_write_json, ensure_remove_all, fsync_dir};
 pub use id::random_id;
 pub use lock::LockFile;

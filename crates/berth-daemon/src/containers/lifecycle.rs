@@ -182,7 +182,10 @@ impl ContainerManager {
         }
         self.cleanup_after_exit(&id);
         let dir = self.dir(&id);
-        let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&dir)).await;
+        // The last processes of a killed container may still be leaving the overlay
+        // for a moment: retry as moby does rather than fail the removal.
+        let removed =
+            tokio::task::spawn_blocking(move || berth_stdx::ensure_remove_all(&dir)).await;
         if let Ok(Err(e)) = removed
             && e.kind() != std::io::ErrorKind::NotFound
         {
