@@ -207,11 +207,7 @@ impl ContainerManager {
         let sd2 = sd.clone();
         let cid = entry.container_id.clone();
         tokio::spawn(async move {
-            let status = match shim::call_conn(&sd2, &Request::Wait).await {
-                Ok((resp, _)) if resp.exit.is_some() => resp.exit,
-                _ => None,
-            }
-            .or_else(|| read_exit(&sd2));
+            let status = wait_for_exit(&sd2).await;
             me.exec_done(&eid, status.as_ref().map(|s| s.exit_code));
             if let Ok(rec) = me.get(&cid) {
                 me.event(
@@ -268,6 +264,27 @@ impl ContainerManager {
         shim::call(&sd, &Request::Resize { height, width }).await?;
         Ok(())
     }
+}
+
+/// The exec's exit status: from a `wait` on its shim, or, when the shim is already gone
+/// (a quick process under load can finish before the wait connects) or the connection
+/// broke, from the `exit.json` it wrote. Retried for a few seconds before giving up, so a
+/// transient failure never turns a real exit code into 126.
+async fn wait_for_exit(
+    state_dir: &std::path::Path,
+) -> Option<berth_runtime::shim::proto::ExitStatus> {
+    for _ in 0..50 {
+        if let Ok((resp, _)) = shim::call_conn(state_dir, &Request::Wait).await
+            && resp.exit.is_some()
+        {
+            return resp.exit;
+        }
+        if let Some(s) = read_exit(state_dir) {
+            return Some(s);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }
 
 fn status_code(s: Option<&berth_runtime::shim::proto::ExitStatus>) -> i32 {

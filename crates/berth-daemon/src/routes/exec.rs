@@ -89,7 +89,9 @@ pub async fn start(State(st): State<AppState>, Path(id): Path<String>, req: Requ
         };
         // Hold the client open until the exit code is recorded, so the CLI's
         // `/exec/{id}/json` right after the stream ends sees it.
-        let before_close = async move { mgr.exec_wait(&eid, Duration::from_secs(2)).await };
+        // Bounded, but generous: on a loaded machine the shim's exit report can lag
+        // the end of the output stream by more than a moment.
+        let before_close = async move { mgr.exec_wait(&eid, Duration::from_secs(10)).await };
         let _ = splice(client, conn, stdin.then_some(keys), before_close).await;
     });
     Ok(upgraded(e.tty(), v))
