@@ -83,14 +83,18 @@ pub async fn start(State(st): State<AppState>, Path(id): Path<String>, req: Requ
             return;
         };
         let client = hyper_util::rt::TokioIo::new(up);
+        // Hold the client open until the exit code is recorded, so the CLI's
+        // `/exec/{id}/json` right after the stream ends sees it. Bounded, but generous:
+        // on a loaded machine the shim's exit report can lag the end of the stream.
         let Ok(conn) = crate::containers::shim_attach(&sd, stdin, stdout, stderr, true).await
         else {
+            // Regression: a process with no output can end (and its shim with it)
+            // before the attach connects; closing at once let the CLI read a stale
+            // exit code 0 for `exec sh -c 'exit 5'`.
+            mgr.exec_wait(&eid, Duration::from_secs(10)).await;
+            drop(client);
             return;
         };
-        // Hold the client open until the exit code is recorded, so the CLI's
-        // `/exec/{id}/json` right after the stream ends sees it.
-        // Bounded, but generous: on a loaded machine the shim's exit report can lag
-        // the end of the output stream by more than a moment.
         let before_close = async move { mgr.exec_wait(&eid, Duration::from_secs(10)).await };
         let _ = splice(client, conn, stdin.then_some(keys), before_close).await;
     });

@@ -366,6 +366,15 @@ impl Shim {
             for i in drop_clients.into_iter().rev() {
                 clients.remove(i);
             }
+            // Regression: a client's half-close handled above must close the container's
+            // stdin now; checked only at the top of the next iteration, nothing might ever
+            // wake `poll` again (the process waits on stdin) and `exec -i ... cat` hung.
+            if close_stdin
+                && stdin_buf.is_empty()
+                && matches!(outputs.stdin, Some(StdinSink::Pipe(_)))
+            {
+                outputs.stdin = None;
+            }
         }
 
         let status = exit.unwrap_or_else(|| exit_status(1, None));
