@@ -270,13 +270,6 @@ impl Shim {
                     outputs.stdin = None;
                 }
             }
-            if close_stdin
-                && stdin_buf.is_empty()
-                && matches!(outputs.stdin, Some(StdinSink::Pipe(_)))
-            {
-                outputs.stdin = None;
-            }
-
             // Clients.
             let mut drop_clients = Vec::new();
             for (i, c) in clients.iter_mut().enumerate() {
@@ -366,9 +359,9 @@ impl Shim {
             for i in drop_clients.into_iter().rev() {
                 clients.remove(i);
             }
-            // Regression: a client's half-close handled above must close the container's
-            // stdin now; checked only at the top of the next iteration, nothing might ever
-            // wake `poll` again (the process waits on stdin) and `exec -i ... cat` hung.
+            // Close the process's stdin once a stdin_once client half-closed and what it
+            // sent is written. This must happen in the same iteration: nothing may ever
+            // wake `poll` again (the process waits on stdin; `exec -i ... cat` hung).
             if close_stdin
                 && stdin_buf.is_empty()
                 && matches!(outputs.stdin, Some(StdinSink::Pipe(_)))
