@@ -56,6 +56,7 @@ impl Daemon {
             crate::host::engine_id(&opts.data_root).map_err(|e| format!("write engine id: {e}"))?;
         let events = EventBus::new();
         let image_service = Arc::new(ImageService::new(store, events.clone()));
+        image_service.configure_registries(&opts.file);
         let images: Arc<dyn crate::images::ImageBackend> = image_service.clone();
         let containers = Arc::new(ContainerManager::new(
             ManagerOptions {
@@ -63,6 +64,7 @@ impl Daemon {
                 exec_root: opts.exec_root.clone(),
                 shim_binary: opts.shim_binary.clone(),
                 runtime: opts.runtime(),
+                daemon_config: opts.file.clone(),
             },
             images.clone(),
             events.clone(),
@@ -76,6 +78,7 @@ impl Daemon {
         containers
             .load()
             .map_err(|e| format!("load containers from {}: {e}", opts.data_root.display()))?;
+        containers.set_networks(crate::networks::open(&opts, events.clone())?);
         let restore = containers.clone();
         let state = AppState {
             images,
@@ -167,6 +170,7 @@ impl Daemon {
             "daemon has completed initialization"
         );
         shutdown.cancelled().await;
+        self.state.restore.net_shutdown();
         // Long streams (events) would hold graceful shutdown forever: give them a moment.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
             for t in tasks {

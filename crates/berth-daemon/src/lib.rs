@@ -14,9 +14,11 @@ mod events;
 mod host;
 pub mod images;
 mod listen;
+pub mod networks;
 mod options;
 mod routes;
 mod server;
+mod volumes;
 
 pub use daemon::{Daemon, cancel_on_signals, run};
 pub use error::Error;

@@ -150,6 +150,8 @@ const KNOWN_KEYS: &[&str] = &[
     "builder",
     "cdi-spec-dirs",
     "cgroup-parent",
+    // berth: certs.d roots for registry TLS (default /etc/berth/certs.d, /etc/docker/certs.d).
+    "certs-dirs",
     "containerd",
     "containerd-namespace",
     "containerd-plugins-namespace",

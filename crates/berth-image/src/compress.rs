@@ -34,8 +34,9 @@ pub(crate) fn detect_bytes(buf: &[u8]) -> Compression {
     }
 }
 
-/// Wraps `r` in the decompressor its first bytes call for.
-pub(crate) fn decompress<'a, R: BufRead + 'a>(mut r: R) -> io::Result<Box<dyn Read + 'a>> {
+/// Wraps `r` in the decompressor its first bytes call for (gzip, bzip2, xz, zstd, or
+/// none); the builder uses it for contexts and ADD archives.
+pub fn decompress<'a, R: BufRead + 'a>(mut r: R) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match detect(&mut r)? {
         Compression::None => Box::new(r),
         // Multi-member variants: concatenated streams are valid, as in Go's readers.

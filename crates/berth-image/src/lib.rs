@@ -27,6 +27,7 @@ mod compress;
 mod config;
 mod content;
 mod content_store;
+mod dist;
 mod error;
 mod import;
 mod layer;
@@ -40,11 +41,13 @@ mod store;
 pub use archive::SaveItem;
 pub use change::parse_changes;
 pub use commit::CommitOptions;
+pub use compress::decompress;
 pub use config::{
     ContainerConfig, Descriptor, DockerManifestEntry, HealthConfig, History, ImageConfig, Index,
     Manifest, Platform, RootFs, media_types,
 };
 pub use content::LocalContentStore;
+pub use dist::{BlobSource, PullLease, PulledImage, PushLayer};
 pub use content_store::{ContentStore, ContentWriter, MemoryContentStore};
 pub use error::{Error, Result};
 pub use reference::{ParseReferenceError, Reference};

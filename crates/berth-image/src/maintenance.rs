@@ -27,6 +27,8 @@ impl ImageStore {
                 chains.insert(l.chain_id.clone());
             }
         }
+        // A pull in progress (or interrupted by a crash) keeps what it wrote.
+        self.lease_roots(&mut blobs, &mut chains);
         let mut report = GcReport::default();
         for (d, size) in self.inner.content.list()? {
             if !blobs.contains(&d) {

@@ -330,6 +330,9 @@ impl ImageStore {
 
     /// Removes the tag `r`; returns the image it pointed to.
     pub fn untag(&self, r: &Reference) -> Result<Digest> {
+        if r.digest().is_some() {
+            return self.remove_repo_digest(r);
+        }
         let mut st = self.write_state();
         let id = st
             .tags

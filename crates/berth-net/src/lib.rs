@@ -1,6 +1,6 @@
 //! Container networking: the files a container resolves names with (`/etc/hosts`,
-//! `/etc/resolv.conf`), address management, and (in later work) bridges, veths, the
-//! nftables table and the embedded DNS server.
+//! `/etc/resolv.conf`), address management, bridges, veths and
+//! namespaces (`link`), berth's nftables table (`firewall`) and host port allocation.
 //!
 //! Key decision: every piece of state here is a value computed from inputs by a pure
 //! function (the hosts file from the container's names and links, resolv.conf from the
@@ -8,6 +8,9 @@
 //! it is unit-tested without sockets, namespaces or root; the side effects live at the
 //! edges.
 
+pub mod firewall;
 pub mod hosts;
 pub mod ipam;
+pub mod link;
+pub mod ports;
 pub mod resolv;

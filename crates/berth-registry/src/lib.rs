@@ -11,6 +11,9 @@
 //! store before its digest verifies. Bodies stream in both directions; no blob is
 //! buffered whole (manifests, at most 4 MiB, are).
 //!
+//! The client side (`client`): what the daemon pulls, pushes, logs in and searches
+//! with (token/basic auth, certs.d TLS trust, insecure registries, mirrors).
+//!
 //! Code map: `names` (the name grammar, the path-safety gate), `storage`
 //! (repository links), `uploads` (upload sessions), `auth`, `config`, `error` (the
 //! spec's error codes and the one code → status map), `routes` (dispatch and
@@ -18,6 +21,7 @@
 //! repository links, safe while serving).
 
 mod auth;
+pub mod client;
 mod config;
 mod error;
 mod gc;

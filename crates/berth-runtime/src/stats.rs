@@ -100,6 +100,28 @@ pub fn read(layout: &CgroupLayout, cgroup: &str) -> Stats {
     }
 }
 
+/// Whether the kernel's OOM killer struck in the cgroup during this run (docker's
+/// `OOMKilled`). The cgroup is created per run, so any kill counted in it is this run's:
+/// v2 counts them in `memory.events` (`oom_kill`), v1 in `memory.oom_control` (Linux
+/// 4.13+). Older v1 kernels have no counter: there, a process that died of SIGKILL after
+/// the cgroup hit its limit (`memory.failcnt`) counts as OOM-killed.
+pub fn oom_killed(layout: &CgroupLayout, cgroup: &str, died_of_sigkill: bool) -> bool {
+    match layout {
+        CgroupLayout::Unified { root } => {
+            keyed(&under(root, cgroup).join("memory.events"), "oom_kill").unwrap_or(0) > 0
+        }
+        CgroupLayout::Legacy { .. } => {
+            let Some(d) = layout.v1_controller("memory").map(|b| under(b, cgroup)) else {
+                return false;
+            };
+            match keyed(&d.join("memory.oom_control"), "oom_kill") {
+                Some(n) => n > 0,
+                None => died_of_sigkill && read_u64(&d.join("memory.failcnt")).unwrap_or(0) > 0,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +192,48 @@ mod tests {
         assert_eq!(s.cpu_usage_ns, 777);
         assert_eq!(s.oom_kills, 2);
         assert_eq!(s.pids_limit, None);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn oom_kills_on_v2_and_v1() {
+        let root = tree();
+        let v2 = CgroupLayout::Unified { root: root.clone() };
+        write(
+            root.join("berth/a/memory.events"),
+            "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n",
+        );
+        write(
+            root.join("berth/b/memory.events"),
+            "low 0\nhigh 0\nmax 9\noom 0\noom_kill 0\n",
+        );
+        assert!(oom_killed(&v2, "/berth/a", false));
+        assert!(!oom_killed(&v2, "/berth/b", true));
+        assert!(!oom_killed(&v2, "/berth/gone", true));
+        let mem = root.join("v1mem");
+        let v1 = CgroupLayout::Legacy {
+            controllers: vec![("memory".into(), mem.clone())],
+            unified: None,
+        };
+        write(
+            mem.join("berth/a/memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
+        );
+        write(
+            mem.join("berth/b/memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+        );
+        write(mem.join("berth/b/memory.failcnt"), "12\n");
+        // An old kernel: no counter, so the limit being hit plus SIGKILL decides.
+        write(
+            mem.join("berth/c/memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\n",
+        );
+        write(mem.join("berth/c/memory.failcnt"), "3\n");
+        assert!(oom_killed(&v1, "/berth/a", false));
+        assert!(!oom_killed(&v1, "/berth/b", true));
+        assert!(oom_killed(&v1, "/berth/c", true));
+        assert!(!oom_killed(&v1, "/berth/c", false));
         std::fs::remove_dir_all(root).unwrap();
     }
 }

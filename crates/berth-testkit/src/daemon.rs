@@ -33,12 +33,22 @@ impl TestDaemon {
     /// Panics with the daemon's log if it does not come up.
     #[track_caller]
     pub fn start(bin: impl AsRef<Path>) -> TestDaemon {
+        Self::start_with_config(bin, None)
+    }
+
+    /// Like [`TestDaemon::start`], with `daemon.json` contents (passed as
+    /// `--config-file`, kept across restarts).
+    #[track_caller]
+    pub fn start_with_config(bin: impl AsRef<Path>, config: Option<&str>) -> TestDaemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-test-")
             .tempdir()
             .expect("create temp dir for daemon");
         for d in ["scratch", "docker-config"] {
             std::fs::create_dir_all(dir.path().join(d)).expect("create test dirs");
+        }
+        if let Some(c) = config {
+            std::fs::write(dir.path().join("daemon.json"), c).expect("write daemon.json");
         }
         let external = std::env::var_os(AGAINST_DOCKERD_ENV).map(PathBuf::from);
         let mut d = TestDaemon {
@@ -113,7 +123,7 @@ impl TestDaemon {
 
     /// The flags this harness passes to `berth daemon`.
     pub fn daemon_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "daemon".into(),
             "-H".into(),
             self.host(),
@@ -123,7 +133,13 @@ impl TestDaemon {
             self.exec_root().display().to_string(),
             "--pidfile".into(),
             self.pidfile().display().to_string(),
-        ]
+        ];
+        let config = self.dir().join("daemon.json");
+        if config.exists() {
+            args.push("--config-file".into());
+            args.push(config.display().to_string());
+        }
+        args
     }
 
     fn log_path(&self, generation: u32) -> PathBuf {

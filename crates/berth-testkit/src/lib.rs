@@ -6,6 +6,7 @@
 //! - [`archive`]: `docker save` archives (Docker 1.10–24, Docker 25+) and OCI layouts,
 //!   optionally broken (missing layer file, wrong diff_id).
 //! - [`hostile`]: layer tars that try to escape the snapshot dir, and the checks.
+//! - [`registry`]: a `berth registry serve` process, htpasswd files, a test CA.
 //! - [`http`]: raw HTTP over the unix socket, and a file server for `import URL`.
 //!
 //! Key decision: tests drive the *built binaries* (the `berth` CLI and the real docker
@@ -17,12 +18,14 @@ pub mod daemon;
 pub mod hostile;
 pub mod http;
 pub mod layers;
+pub mod registry;
 pub mod tarw;
 
 pub use archive::{ArchiveInfo, Breakage, Format, LayerSrc, TestImage, write_archive};
 pub use cmd::{Cmd, Output};
 pub use daemon::{DOCKER_CLI, TestDaemon};
 pub use http::{FileServer, HttpResponse};
+pub use registry::{TestRegistry, TlsFiles, make_tls, write_htpasswd};
 pub use layers::{Layer, busybox_rootfs_tar, write_random_layer};
 
 /// Compress `src` with a system tool (`gzip`, `bzip2`, `xz`, `zstd`) into `src.<ext>`,

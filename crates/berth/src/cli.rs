@@ -94,6 +94,21 @@ pub(crate) enum Command {
     /// Get real time events from the server
     #[command(override_usage = "berth events [OPTIONS]", help_template = HELP)]
     Events(events::EventsArgs),
+    /// Download an image from a registry
+    #[command(override_usage = "berth pull [OPTIONS] NAME[:TAG|@DIGEST]", help_template = HELP)]
+    Pull(crate::cmd::registry_client::PullArgs),
+    /// Upload an image to a registry
+    #[command(override_usage = "berth push [OPTIONS] NAME[:TAG]", help_template = HELP)]
+    Push(crate::cmd::registry_client::PushArgs),
+    /// Authenticate to a registry
+    #[command(override_usage = "berth login [OPTIONS] [SERVER]", help_template = HELP)]
+    Login(crate::cmd::registry_client::LoginArgs),
+    /// Log out from a registry
+    #[command(override_usage = "berth logout [SERVER]", help_template = HELP)]
+    Logout(crate::cmd::registry_client::LogoutArgs),
+    /// Search Docker Hub for images
+    #[command(override_usage = "berth search [OPTIONS] TERM", help_template = HELP)]
+    Search(crate::cmd::registry_client::SearchArgs),
     /// Manage containers
     #[command(
         subcommand,
@@ -104,6 +119,22 @@ pub(crate) enum Command {
     Container(crate::cmd::container_cli::ContainerCommand),
     #[command(flatten)]
     Containers(crate::cmd::container_cli::TopLevel),
+    /// Manage volumes
+    #[command(
+        subcommand,
+        override_usage = "berth volume COMMAND",
+        help_template = HELP,
+        after_help = "Run 'berth volume COMMAND --help' for more information on a command."
+    )]
+    Volume(crate::cmd::volume::VolumeCommand),
+    /// Manage networks
+    #[command(
+        subcommand,
+        override_usage = "berth network COMMAND",
+        help_template = HELP,
+        after_help = "Run 'berth network COMMAND --help' for more information on a command."
+    )]
+    Network(crate::cmd::network::NetworkCommand),
     /// Run the berth daemon
     #[command(override_usage = "berth daemon [OPTIONS]", help_template = HELP)]
     Daemon(daemon_cmd::DaemonArgs),
@@ -153,6 +184,12 @@ pub(crate) enum ImageCommand {
     /// Remove unused images
     #[command(override_usage = "berth image prune [OPTIONS]", help_template = HELP)]
     Prune(image::PruneArgs),
+    /// Download an image from a registry
+    #[command(override_usage = "berth image pull [OPTIONS] NAME[:TAG|@DIGEST]", help_template = HELP)]
+    Pull(crate::cmd::registry_client::PullArgs),
+    /// Upload an image to a registry
+    #[command(override_usage = "berth image push [OPTIONS] NAME[:TAG]", help_template = HELP)]
+    Push(crate::cmd::registry_client::PushArgs),
     /// Remove one or more images
     #[command(visible_alias = "remove", override_usage = "berth image rm [OPTIONS] IMAGE [IMAGE...]", help_template = HELP)]
     Rm(image::RmArgs),

@@ -35,6 +35,8 @@ pub struct DaemonArgs {
     /// Validate daemon configuration and exit
     #[arg(long = "validate")]
     pub validate: bool,
+    #[command(flatten)]
+    pub net: crate::daemon_net::NetDaemonArgs,
 }
 
 fn init_logging(level: &str, debug: bool) {
@@ -68,7 +70,11 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<()> {
         debug: args.debug,
         live_restore: args.live_restore,
     };
-    let opts = berth_daemon::resolve(&flags).map_err(|e| anyhow!("berth daemon: {e}"))?;
+    let mut opts = berth_daemon::resolve(&flags).map_err(|e| anyhow!("berth daemon: {e}"))?;
+    let config_file = opts.config_file.display().to_string();
+    args.net
+        .merge_into(&mut opts.file, &config_file)
+        .map_err(|e| anyhow!("berth daemon: {e}"))?;
     if args.validate {
         println!("configuration OK");
         return Ok(());

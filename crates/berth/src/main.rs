@@ -5,6 +5,7 @@ mod autostart;
 mod cli;
 mod cmd;
 mod daemon_cmd;
+mod daemon_net;
 mod format;
 mod help;
 mod registry_cmd;
@@ -15,7 +16,7 @@ mod usage;
 use clap::Parser;
 
 use cli::{Cli, Command, ImageCommand, SystemCommand};
-use cmd::{Ctx, events, image, inspect, system};
+use cmd::{Ctx, events, image, inspect, registry_client, system};
 use usage::Exit;
 
 fn main() {
@@ -135,6 +136,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => image::list(ctx, a).await,
         Command::Inspect(a) => cmd::container_info::inspect_any(ctx, a).await,
         Command::Container(c) => cmd::container_cli::dispatch(ctx, c).await,
+        Command::Volume(c) => cmd::volume::dispatch(ctx, c).await,
+        Command::Network(c) => cmd::network::dispatch(ctx, c).await,
         Command::Containers(c) => cmd::container_cli::dispatch(ctx, c.into()).await,
         Command::System(SystemCommand::Prune(a)) => cmd::container::system_prune(ctx, a).await,
         Command::Image(ImageCommand::Inspect(a)) => inspect::inspect(ctx, a).await,
@@ -142,6 +145,11 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
             image::history(ctx, a).await
         }
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => image::tag(ctx, a).await,
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry_client::pull(ctx, a).await,
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry_client::push(ctx, a).await,
+        Command::Login(a) => registry_client::login(ctx, a).await,
+        Command::Logout(a) => registry_client::logout(ctx, a).await,
+        Command::Search(a) => registry_client::search(ctx, a).await,
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => image::rm(ctx, a).await,
         Command::Image(ImageCommand::Prune(a)) => image::prune(ctx, a).await,
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => image::import(ctx, a).await,

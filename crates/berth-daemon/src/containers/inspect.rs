@@ -127,22 +127,20 @@ pub fn inspect(m: &ContainerManager, r: &Record) -> Value {
                 "WorkDir": dir.join("work"),
             }
         },
-        "Mounts": [],
+        "Mounts": super::mounts_run::api_mounts(r),
         "Config": config(r),
-        "NetworkSettings": {
-            "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
-            "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-            "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
-            "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
-            "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "", "Networks": {}
-        }
+        "NetworkSettings": m.network_settings(r)
     })
 }
 
 impl ContainerManager {
     pub fn inspect(&self, name: &str) -> Result<Value> {
         let r = self.get(name)?;
-        Ok(inspect(self, &r))
+        let mut v = inspect(self, &r);
+        if let Some(h) = &r.state.health {
+            v["State"]["Health"] = h.to_json();
+        }
+        Ok(v)
     }
 
     fn exec_ids(&self, id: &str) -> Value {

@@ -181,6 +181,7 @@ impl ContainerManager {
             }
         }
         self.cleanup_after_exit(&id);
+        self.net_forget(&id);
         let dir = self.dir(&id);
         // The last processes of a killed container may still be leaving the overlay
         // for a moment: retry as moby does rather than fail the removal.
@@ -209,6 +210,8 @@ impl ContainerManager {
                 idx.execs.remove(x);
             }
         }
+        // `--rm` takes its anonymous volumes along (docker does); `rm -v` in the route.
+        self.release_mounts(&rec, rec.hc_bool("AutoRemove"));
         self.event(&rec, "destroy", &[]);
         self.bump();
         Ok(())
@@ -244,6 +247,7 @@ impl ContainerManager {
             (id, old)
         };
         let rec = self.update(&id, |e| e.rec.name = new_slashed.clone())?;
+        self.net_rename(&rec.id, &rec.name);
         self.event(&rec, "rename", &[("oldName", old)]);
         Ok(())
     }

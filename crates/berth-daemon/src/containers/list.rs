@@ -73,7 +73,10 @@ fn ago(t: Option<DateTime<Utc>>) -> i64 {
 pub fn status_text(r: &Record) -> String {
     let s = &r.state;
     match s.status {
-        Status::Running => format!("Up {}", human_duration(ago(s.started_at))),
+        Status::Running => match &s.health {
+            Some(h) => format!("Up {} ({})", human_duration(ago(s.started_at)), h.ps_text()),
+            None => format!("Up {}", human_duration(ago(s.started_at))),
+        },
         Status::Paused => format!("Up {} (Paused)", human_duration(ago(s.started_at))),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
@@ -123,7 +126,7 @@ pub fn summary(r: &Record) -> Value {
         "Status": status_text(r),
         "HostConfig": {"NetworkMode": r.hc_str("NetworkMode")},
         "NetworkSettings": {"Networks": {}},
-        "Mounts": [],
+        "Mounts": super::mounts_run::api_mounts(r),
     })
 }
 
@@ -141,6 +144,12 @@ impl ContainerManager {
             ) {
                 return Err(Error::invalid(format!("invalid filter 'status={s}'")));
             }
+        }
+        let health = vals("health");
+        if let Some(h) = health.iter().find(|h| !super::health::valid_filter(h)) {
+            return Err(Error::invalid(format!(
+                "Unrecognised filter value for health: {h}"
+            )));
         }
         let mut recs: Vec<Record> = self.lock().by_id.values().map(|e| e.rec.clone()).collect();
         recs.sort_by_key(|r| std::cmp::Reverse(r.created));
@@ -193,10 +202,20 @@ impl ContainerManager {
             {
                 continue;
             }
+            if !health.is_empty() && !health.iter().any(|h| h == super::health::filter_value(&r)) {
+                continue;
+            }
             if before.is_some_and(|b| r.created >= b) || since.is_some_and(|s| r.created <= s) {
                 continue;
             }
-            out.push(summary(&r));
+            if !super::mounts_run::matches_volume_filter(filters, &r)
+                || !self.matches_network_filters(filters, &r)?
+            {
+                continue;
+            }
+            let mut row = summary(&r);
+            self.fill_network_row(&mut row, &r);
+            out.push(row);
             if limit > 0 && out.len() as i64 >= limit {
                 break;
             }

@@ -26,6 +26,8 @@ pub struct ManagerOptions {
     pub shim_binary: PathBuf,
     /// `embedded` or the path of an OCI runtime binary (`runc`).
     pub runtime: String,
+    /// daemon.json, for the keys containers read (`init`, `init-path`, `log-opts`).
+    pub daemon_config: Map<String, Value>,
 }
 
 /// A client waiting in `attach` for the container to start: it is sent the shim's
@@ -57,6 +59,10 @@ pub struct ContainerManager {
     pub(crate) index: Mutex<Index>,
     /// Bumped after every state change; waiters re-check their condition.
     pub(crate) changed: watch::Sender<u64>,
+    /// Named and anonymous volumes (references derived from the records at load).
+    pub(crate) volumes: Arc<crate::volumes::VolumeStore>,
+    /// Bridge networks (set once by the daemon; unset in route tests).
+    pub(crate) net: std::sync::OnceLock<Arc<crate::networks::NetworkManager>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +81,7 @@ pub enum AttachTarget {
 impl ContainerManager {
     /// Builds the manager; nothing is read from disk until [`ContainerManager::load`].
     pub fn new(opts: ManagerOptions, images: Arc<dyn ImageBackend>, events: EventBus) -> Self {
+        let (volumes_root, volumes_events) = (opts.data_root.join("volumes"), events.clone());
         ContainerManager {
             opts,
             images,
@@ -82,6 +89,11 @@ impl ContainerManager {
             host: HostFacts::detect(),
             index: Mutex::new(Index::default()),
             changed: watch::channel(0).0,
+            volumes: Arc::new(crate::volumes::VolumeStore::new(
+                volumes_root,
+                volumes_events,
+            )),
+            net: std::sync::OnceLock::new(),
         }
     }
 
@@ -133,12 +145,13 @@ impl ContainerManager {
                 Err(e) => tracing::warn!(dir = %path.display(), "skip container: {e}"),
             }
         }
-        Ok(())
+        self.load_volumes(&idx)
     }
 
     /// Reconnects to the shims of containers that were running (live-restore) and
     /// records the outcome of those that ended while the daemon was away.
     pub async fn restore(self: &Arc<Self>) {
+        self.net_restore().await;
         let active: Vec<String> = {
             let idx = self.lock();
             idx.by_id
@@ -152,6 +165,7 @@ impl ContainerManager {
             match shim::call(&sd, &berth_runtime::shim::proto::Request::State).await {
                 Ok(_) => {
                     tracing::info!(container = %id, "reconnected to shim");
+                    self.spawn_health(&id);
                     self.spawn_monitor(id);
                 }
                 Err(_) => {
@@ -235,7 +249,7 @@ impl ContainerManager {
             Some(Value::Object(m)) => m,
             _ => Map::new(),
         };
-        config.remove("NetworkingConfig");
+        let networking = config.remove("NetworkingConfig");
         let image_ref = config
             .get("Image")
             .and_then(Value::as_str)
@@ -249,16 +263,12 @@ impl ContainerManager {
                 "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )));
         }
-        if host_config.get("Init").and_then(Value::as_bool) == Some(true) {
-            return Err(Error::not_implemented(
-                "--init is not supported by this daemon yet",
-            ));
-        }
         let images = self.images.clone();
         let r = image_ref.clone();
         let image = crate::server::blocking(move || images.get(&r)).await?;
         let img_cfg = image.config.config.clone().unwrap_or_default();
         merge_image_config(&mut config, &img_cfg);
+        super::mounts::merge_image_volumes(&mut config, img_cfg.volumes.as_ref());
         let mut cmdline: Vec<String> = strs(config.get("Entrypoint"));
         cmdline.extend(strs(config.get("Cmd")));
         if cmdline.is_empty() {
@@ -270,6 +280,8 @@ impl ContainerManager {
         if hc.get("NetworkMode").and_then(Value::as_str) == Some("default") {
             hc.insert("NetworkMode".into(), Value::String("bridge".into()));
         }
+        super::logs::resolve_config(&mut hc, &self.opts.daemon_config)?;
+        let mount_plan = super::mounts::plan(&config, &hc)?;
         let id = berth_stdx::random_id();
         let log_path = self.dir(&id).join(format!("{id}-json.log"));
         let mut rec = Record {
@@ -285,6 +297,7 @@ impl ContainerManager {
             state: Default::default(),
             log_path: log_path.display().to_string(),
             runtime: self.opts.runtime.clone(),
+            mount_points: Vec::new(),
         };
         // Reserve the name, then write the record outside the lock.
         {
@@ -328,14 +341,37 @@ impl ContainerManager {
                 },
             );
         }
+        match self.realize_mounts(&id, mount_plan) {
+            Ok(m) => {
+                if let Some(e) = self.lock().by_id.get_mut(&id) {
+                    e.rec.mount_points = m.clone();
+                }
+                rec.mount_points = m;
+            }
+            Err(e) => {
+                let mut idx = self.lock();
+                idx.names.remove(&rec.name);
+                idx.by_id.remove(&id);
+                return Err(e);
+            }
+        }
         let dir = self.dir(&id);
         let write = std::fs::create_dir_all(&dir).and_then(|_| rec.save(&dir));
         if let Err(e) = write {
+            self.volumes.release(&id);
             let mut idx = self.lock();
             idx.names.remove(&rec.name);
             idx.by_id.remove(&id);
             let _ = std::fs::remove_dir_all(&dir);
             return Err(Error::internal(format!("create container {id}: {e}")));
+        }
+        if let Err(e) = self.net_on_create(&rec, networking.as_ref()) {
+            self.volumes.release(&id);
+            let mut idx = self.lock();
+            idx.names.remove(&rec.name);
+            idx.by_id.remove(&id);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
         }
         self.event(&rec, "create", &[]);
         self.bump();
@@ -382,8 +418,10 @@ impl ContainerManager {
                     s.oom_killed = false;
                     s.has_been_manually_stopped = false;
                     s.started_at = Some(chrono::Utc::now());
+                    super::health::on_start(&mut e.rec);
                 })?;
                 self.event(&rec, "start", &[]);
+                self.spawn_health(&id);
                 self.spawn_monitor(id);
                 Ok(true)
             }
@@ -426,11 +464,16 @@ impl ContainerManager {
                 .map_err(|_| Error::internal(format!("bad image id {}", r.image_id)))?;
             let layers = me.images.layer_dirs(&image_id)?;
             let ov = prepare::mount_rootfs(&d, &layers)?;
-            let res = prepare::container_spec(&d, &ov.target, &r).and_then(|cs| {
+            let res = prepare::container_spec(&d, &ov.target, &r).and_then(|mut cs| {
+                cs.mounts.extend(me.setup_mounts(&r, &ov.target)?);
                 prepare::check_executable(&ov.target, &cs.args[0], &cs.env, &cs.cwd)?;
-                prepare::write_bundle(&d, &cs, &me.host)
+                super::init::apply(&r, &me.opts.daemon_config, &mut cs)?;
+                me.net_prepare(&r, &mut cs)?;
+                prepare::write_bundle(&d, &cs, &me.host)?;
+                me.net_setup(&d, &r)
             });
             if res.is_err() {
+                me.teardown_mounts(&r);
                 prepare::unmount_rootfs(&d);
             }
             res
@@ -440,7 +483,6 @@ impl ContainerManager {
             let _ = std::fs::remove_dir_all(&sd);
             return Err(e);
         }
-        let (max_size, max_file) = log_opts(rec);
         let launch = shim::Launch {
             binary: self.opts.shim_binary.clone(),
             id: rec.id.clone(),
@@ -450,7 +492,7 @@ impl ContainerManager {
             runtime_root: self.runtime_root(),
             tty: rec.tty(),
             stdin: rec.cfg_bool("OpenStdin"),
-            log: Some((PathBuf::from(&rec.log_path), max_size, max_file)),
+            log: super::logs::shim_log(rec),
             exec_process: None,
         };
         let pid = match shim::launch(&launch).await {
@@ -511,6 +553,8 @@ impl ContainerManager {
 
     /// Unmounts the rootfs and removes the shim's state dir (best-effort).
     pub(crate) fn cleanup_after_exit(&self, id: &str) {
+        self.net_teardown(id);
+        self.teardown_mounts_of(id);
         prepare::unmount_rootfs(&self.dir(id));
         let _ = std::fs::remove_dir_all(self.state_dir(id));
     }
@@ -562,6 +606,7 @@ impl ContainerManager {
             s.oom_killed = oom;
             s.finished_at = Some(finished);
             s.error = err;
+            super::health::on_stop(s);
         }) else {
             return;
         };
@@ -697,44 +742,6 @@ pub(crate) fn read_exit(state_dir: &Path) -> Option<berth_runtime::shim::proto::
     serde_json::from_slice(&data).ok()
 }
 
-/// `--log-opt max-size=10m max-file=3` from `HostConfig.LogConfig.Config`.
-fn log_opts(rec: &Record) -> (u64, u32) {
-    let cfg = rec
-        .host_config
-        .get("LogConfig")
-        .and_then(|l| l.get("Config"))
-        .and_then(Value::as_object);
-    let get = |k: &str| {
-        cfg.and_then(|c| c.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
-    let size = parse_size(get("max-size")).unwrap_or(0);
-    let files = get("max-file").parse::<u32>().unwrap_or(1).max(1);
-    (size, files)
-}
-
-fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    if s.is_empty() {
-        return None;
-    }
-    let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((i, _)) => {
-            let m = match s[i..].trim_end_matches('b') {
-                "" => 1,
-                "k" => 1 << 10,
-                "m" => 1 << 20,
-                "g" => 1 << 30,
-                _ => return None,
-            };
-            (&s[..i], m)
-        }
-        None => (s.as_str(), 1),
-    };
-    num.trim().parse::<u64>().ok().map(|n| n * mult)
-}
-
 /// docker's merge of the image's config into the request's.
 fn merge_image_config(c: &mut Map<String, Value>, img: &berth_image::ContainerConfig) {
     let empty = |v: Option<&Value>| match v {
@@ -790,19 +797,12 @@ fn merge_image_config(c: &mut Map<String, Value>, img: &berth_image::ContainerCo
     {
         c.insert("StopSignal".into(), Value::String(s.clone()));
     }
+    super::health::merge_image(c, img.healthcheck.as_ref());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("10m"), Some(10 << 20));
-        assert_eq!(parse_size("1k"), Some(1024));
-        assert_eq!(parse_size("12"), Some(12));
-        assert_eq!(parse_size("x"), None);
-    }
 
     #[test]
     fn image_config_merge_follows_docker() {

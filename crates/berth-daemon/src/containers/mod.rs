@@ -11,11 +11,17 @@ mod attach;
 mod backend;
 mod exec;
 mod fs;
+mod health;
+mod init;
 mod inspect;
 mod lifecycle;
 mod list;
 mod logs;
 mod manager;
+mod mounts;
+mod mounts_run;
+mod network;
+pub(crate) use network::endpoint_request;
 mod prepare;
 mod record;
 pub(crate) mod resources;
@@ -33,7 +39,7 @@ pub use logs::LogOptions;
 pub use manager::{AttachTarget, ContainerManager, ManagerOptions, WaitCondition};
 pub use record::{Record, Status};
 
-pub(crate) use logs::stream as stream_logs;
+pub(crate) use logs::{check_readable as check_log_readable, stream as stream_logs};
 
 /// `since`/`until` query values (unix seconds with optional fraction, or empty).
 pub(crate) fn parse_unix_opt(s: &str) -> crate::error::Result<Option<i64>> {

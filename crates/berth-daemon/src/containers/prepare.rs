@@ -245,10 +245,8 @@ pub fn container_spec(dir: &Path, rootfs: &Path, rec: &Record) -> Result<Contain
         .unwrap_or_default();
     let network = match rec.hc_str("NetworkMode") {
         "host" => NetworkNamespace::Host,
-        "none" | "" | "default" | "bridge" => NetworkNamespace::New,
-        other => {
-            return Err(Error::not_found(format!("network {other} not found")));
-        }
+        // Bridge networks and `container:` get their path from `network::net_prepare`.
+        _ => NetworkNamespace::New,
     };
     let mut mounts = etc_files(dir, rec, &hostname)?;
     mounts.extend(tmpfs_mounts(rec));

@@ -56,6 +56,9 @@ pub struct State {
     /// Set by `docker stop`/`kill`, so a restart policy does not restart it.
     pub has_been_manually_stopped: bool,
     pub restart_count: i64,
+    /// Present while the container has a healthcheck (see `health`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +82,9 @@ pub struct Record {
     /// Which runtime the shim was started with (`embedded` or a binary path).
     #[serde(default)]
     pub runtime: String,
+    /// Binds, volumes and tmpfs mounts, resolved at create (see `mounts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mount_points: Vec<super::mounts::MountPoint>,
 }
 
 impl Record {

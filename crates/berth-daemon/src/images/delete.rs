@@ -206,6 +206,14 @@ impl ImageService {
             }
             return Err(Self::conflict_error(id, hard, &msg));
         }
+        // A stopped container still needs the image's layers: forcing only untags it
+        // (docker keeps what a container's filesystem is built on).
+        if force && self.image_users(id).iter().any(|(_, running)| !*running) {
+            for r in refs_of(&img) {
+                self.untag_recorded(&img, &r, records)?;
+            }
+            return Ok(());
+        }
         let parent = img.parent.clone();
         for r in refs_of(&img) {
             self.untag_recorded(&img, &r, records)?;

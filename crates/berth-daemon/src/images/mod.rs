@@ -4,9 +4,12 @@
 //! Routes talk to it through [`ImageBackend`]; every method is blocking and is
 //! called from `spawn_blocking`.
 
+mod auth;
 mod delete;
 mod glob;
 mod list;
+mod pull;
+mod push;
 mod service;
 
 use std::io::{Read, Write};
@@ -18,6 +21,9 @@ use berth_stdx::Digest;
 
 use crate::error::Result;
 
+pub use auth::{Progress, Registries, decode_auth, normalize_server};
+pub use pull::{PullRequest, Sink};
+pub use push::PushTarget;
 pub use service::ImageService;
 
 /// One image of a listing, with the names that passed the `reference` filter.
@@ -74,6 +80,10 @@ pub trait ImageBackend: Send + Sync + 'static {
     /// Resolves the names first (so a missing one fails before any byte is sent).
     fn resolve_save(&self, names: &[String]) -> Result<Vec<berth_image::SaveItem>>;
     fn save(&self, items: &[berth_image::SaveItem], out: &mut dyn Write) -> Result<()>;
+    /// Pull, push, login and search (absent in fakes).
+    fn registries(&self) -> Option<Registries> {
+        None
+    }
     /// `docker commit`: `layer` (an uncompressed tar) on top of `opts.parent`, tagged
     /// `repo:tag` when `repo` is set.
     fn commit(

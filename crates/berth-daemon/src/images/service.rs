@@ -27,6 +27,8 @@ pub struct ImageService {
     pub(super) events: EventBus,
     /// Serialises delete/prune so their conflict checks see a stable store.
     pub(super) mutate: Mutex<()>,
+    /// Registry settings, installed at wiring (see `auth.rs`).
+    pub(super) registries: std::sync::OnceLock<super::Registries>,
 }
 
 impl ImageService {
@@ -36,6 +38,7 @@ impl ImageService {
             users: std::sync::OnceLock::new(),
             events,
             mutate: Mutex::new(()),
+            registries: std::sync::OnceLock::new(),
         }
     }
 
@@ -92,6 +95,10 @@ pub(super) fn repo_tag_reference(repo: &str, tag: &str) -> Result<Reference> {
 }
 
 impl ImageBackend for ImageService {
+    fn registries(&self) -> Option<super::Registries> {
+        self.registries.get().cloned()
+    }
+
     fn count(&self) -> usize {
         self.store.list().len()
     }

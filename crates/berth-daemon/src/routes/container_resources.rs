@@ -76,14 +76,8 @@ pub async fn prune(State(st): State<AppState>, q: Query) -> R {
     Ok(Json(st.restore.prune(&filters).await?).into_response())
 }
 
-// Networks, volumes and the build cache come in later work; until then there is
-// nothing to prune, which is what `docker system prune` is told.
-pub async fn prune_networks() -> Response {
-    Json(json!({"NetworksDeleted": []})).into_response()
-}
-pub async fn prune_volumes() -> Response {
-    Json(json!({"VolumesDeleted": [], "SpaceReclaimed": 0})).into_response()
-}
+// The build cache comes in later work; until then there is nothing to prune,
+// which is what `docker system prune` is told.
 pub async fn prune_build() -> Response {
     Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0})).into_response()
 }

@@ -110,7 +110,11 @@ pub async fn remove(State(st): State<AppState>, Path(id): Path<String>, q: Query
     if q.bool("link") {
         return Err(Error::invalid("links are not supported"));
     }
+    let rec = st.containers.get(&id)?;
     st.containers.remove(&id, q.bool("force")).await?;
+    if q.bool("v") {
+        st.restore.release_mounts(&rec, true);
+    }
     Ok(no_content())
 }
 
@@ -180,6 +184,7 @@ pub async fn logs(
     ext: Extensions,
 ) -> R {
     let rec = st.containers.get(&id)?;
+    crate::containers::check_log_readable(&rec)?;
     let o = LogOptions {
         stdout: q.bool("stdout"),
         stderr: q.bool("stderr"),

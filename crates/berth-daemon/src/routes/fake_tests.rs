@@ -94,6 +94,7 @@ fn state() -> AppState {
             exec_root: "/nonexistent".into(),
             shim_binary: "/nonexistent".into(),
             runtime: "embedded".into(),
+            daemon_config: Default::default(),
         },
         images.clone(),
         EventBus::new(),

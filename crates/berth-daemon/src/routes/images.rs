@@ -33,27 +33,30 @@ pub async fn dispatch(
     method: Method,
     q: Query,
     ext: Extensions,
+    headers: http::HeaderMap,
     body: Body,
 ) -> Response {
     let v = api_version(&ext);
     let r = match (&method, rest.as_str()) {
         (&Method::GET, "json") => list(st, q, v).await,
         (&Method::GET, "get") => save(st, q.all("names")).await,
+        (&Method::POST, "create") if !q.get("fromImage").is_empty() => {
+            drain_body(body).await;
+            return super::registry::pull(st, q, &headers).await;
+        }
         (&Method::POST, "create") => create(st, q, body).await,
         (&Method::POST, "load") => Ok(load(st, q, body).await),
         (&Method::POST, "prune") => prune(st, q).await,
-        (&Method::GET, "search") => Err(Error::not_implemented(
-            "searching registries is not supported by this daemon yet",
-        )),
+        (&Method::GET, "search") => return super::registry::search(st, q, &headers).await,
         (&Method::DELETE, name) => delete(st, name.to_string(), q).await,
         (m, path) => match path.rsplit_once('/') {
             Some((name, "json")) if m == Method::GET => inspect(st, name.to_string(), v).await,
             Some((name, "history")) if m == Method::GET => history(st, name.to_string()).await,
             Some((name, "tag")) if m == Method::POST => tag(st, name.to_string(), q).await,
             Some((name, "get")) if m == Method::GET => save(st, vec![name.to_string()]).await,
-            Some((_, "push")) if m == Method::POST => Err(Error::not_implemented(
-                "pushing images is not supported by this daemon yet",
-            )),
+            Some((name, "push")) if m == Method::POST => {
+                return super::registry::push(st, name.to_string(), q, &headers).await;
+            }
             _ => return not_found().await,
         },
     };
@@ -320,7 +323,7 @@ fn human_size(n: u64) -> String {
 }
 
 /// docker's progress bar text: `[=====>     ]  1.2MB/3.4MB` (50 cells plus the arrow).
-fn progress_bar(current: u64, total: u64) -> String {
+pub(crate) fn progress_bar(current: u64, total: u64) -> String {
     if total == 0 {
         return format!("{:>8}", human_size(current));
     }
@@ -388,11 +391,6 @@ impl<R: Read> Read for Counting<R> {
 }
 
 async fn create(st: AppState, q: Query, body: Body) -> Result<Response, Error> {
-    if !q.get("fromImage").is_empty() {
-        return Err(Error::not_implemented(
-            "pulling images is not supported by this daemon yet",
-        ));
-    }
     let src = q.get("fromSrc").to_string();
     if src.is_empty() {
         return Err(Error::invalid("fromSrc or fromImage is required"));

@@ -7,7 +7,10 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod networks;
+pub mod registry;
 pub mod system;
+pub mod volumes;
 
 #[cfg(test)]
 mod fake_tests;

@@ -228,6 +228,10 @@ pub async fn df(
     Ok(Json(SystemDataUsageResponse {
         layers_size: usage.layers_size as i64,
         images: rows,
+        volumes: {
+            let mgr = st.restore.clone();
+            blocking(move || mgr.volumes_usage()).await?
+        },
         ..Default::default()
     }))
 }

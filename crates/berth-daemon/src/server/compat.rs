@@ -20,6 +20,14 @@ pub fn image_summary(v: ApiVersion, s: &mut ImageSummary) {
     }
 }
 
+/// `POST /volumes/prune`: before 1.42 a prune took every unused volume, not only
+/// anonymous ones.
+pub fn volume_prune_filters(v: ApiVersion, f: &mut berth_api::Filters) {
+    if v.before(1, 42) && !f.contains("all") {
+        f.add("all", "true");
+    }
+}
+
 /// `/images/{name}/json`.
 pub fn image_inspect(v: ApiVersion, i: &mut ImageInspect) {
     if v.before(1, 44) {

@@ -69,6 +69,7 @@ pub fn app(state: AppState) -> ApiService {
         .route("/system/df", get(routes::system::df))
         .route("/events", get(routes::events::events))
         .route("/images/{*rest}", any(routes::images::dispatch))
+        .route("/auth", post(routes::registry::auth))
         .route("/containers/json", get(routes::containers::list))
         .route("/containers/create", post(routes::containers::create))
         .route("/containers/{id}/json", get(routes::containers::inspect))
@@ -114,13 +115,24 @@ pub fn app(state: AppState) -> ApiService {
             "/containers/prune",
             post(routes::container_resources::prune),
         )
+        .route("/networks", get(routes::networks::list))
+        .route("/networks/create", post(routes::networks::create))
+        .route("/networks/prune", post(routes::networks::prune))
         .route(
-            "/networks/prune",
-            post(routes::container_resources::prune_networks),
+            "/networks/{id}",
+            get(routes::networks::inspect).delete(routes::networks::remove),
         )
+        .route("/networks/{id}/connect", post(routes::networks::connect))
         .route(
-            "/volumes/prune",
-            post(routes::container_resources::prune_volumes),
+            "/networks/{id}/disconnect",
+            post(routes::networks::disconnect),
+        )
+        .route("/volumes", get(routes::volumes::list))
+        .route("/volumes/create", post(routes::volumes::create))
+        .route("/volumes/prune", post(routes::volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(routes::volumes::inspect).delete(routes::volumes::remove),
         )
         .route(
             "/build/prune",

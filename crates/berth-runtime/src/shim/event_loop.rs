@@ -484,9 +484,14 @@ impl Shim {
 
     /// Records the outcome and tears down: exit file first (it is what a restarted
     /// daemon trusts), then waiters and attached clients, then the runtime's state.
-    fn finish(&mut self, status: ExitStatus, mut clients: Vec<Client>) -> i32 {
+    fn finish(&mut self, mut status: ExitStatus, mut clients: Vec<Client>) -> i32 {
         if let Some(log) = &mut self.log {
             let _ = log.flush_partial();
+        }
+        // Read before the runtime deletes the container's cgroup.
+        if self.opts.exec_process.is_none() {
+            status.oom_killed =
+                super::oom_killed(&self.opts.bundle, status.signal == Some(libc::SIGKILL));
         }
         let exit_path = self.opts.state_dir.join(EXIT_FILE);
         if let Err(e) = berth_stdx::atomic_write_json(&exit_path, &status) {

@@ -285,6 +285,28 @@ fn setup(opts: &ShimOptions) -> Result<Shim, String> {
     })
 }
 
+/// Whether the container of `bundle` was OOM-killed: its cgroup (the bundle's
+/// `linux.cgroupsPath`) counted a kill.
+fn oom_killed(bundle: &Path, died_of_sigkill: bool) -> bool {
+    let Ok(data) = std::fs::read(bundle.join("config.json")) else {
+        return false;
+    };
+    let Ok(spec) = serde_json::from_slice::<serde_json::Value>(&data) else {
+        return false;
+    };
+    let Some(cgroup) = spec
+        .get("linux")
+        .and_then(|l| l.get("cgroupsPath"))
+        .and_then(serde_json::Value::as_str)
+    else {
+        return false;
+    };
+    match crate::cgroups::CgroupLayout::detect() {
+        Ok(layout) => crate::stats::oom_killed(&layout, cgroup, died_of_sigkill),
+        Err(_) => false,
+    }
+}
+
 enum IoParts {
     Console(UnixListener),
     Pipes {

@@ -56,6 +56,14 @@ async fn inspect_objects(ctx: &Ctx, a: InspectArgs, kind: Option<&str>) -> Resul
                 Err(e) => last_err = Some(e.to_string()),
             }
         }
+        if found.is_none() && last_err.is_none() && (kind.is_none() || kind == Some("volume")) {
+            let path = format!("/volumes/{}", berth_client::path_escape(name));
+            match client.get(&path).send().await {
+                Ok(r) => found = Some((r.bytes().await?, false)),
+                Err(e) if matches!(e.status(), Some(404 | 400)) && kind.is_none() => {}
+                Err(e) => last_err = Some(e.to_string()),
+            }
+        }
         match (found, last_err) {
             (Some(f), _) => raws.push(f),
             (None, Some(e)) => errors.push(e),
@@ -111,6 +119,7 @@ pub(crate) async fn inspect_any(ctx: &Ctx, a: InspectArgs) -> Result<()> {
         None | Some("") => inspect_objects(ctx, a, None).await,
         Some("image") => super::inspect::inspect_any(ctx, a).await,
         Some("container") => inspect_objects(ctx, a, Some("container")).await,
+        Some("volume") => inspect_objects(ctx, a, Some("volume")).await,
         Some(k) => Err(exit(1, format!("\"{k}\" is not a valid value for --type"))),
     }
 }

@@ -15,8 +15,12 @@ pub(crate) mod events;
 pub(crate) mod image;
 pub(crate) mod image_io;
 pub(crate) mod inspect;
+pub(crate) mod network;
 pub(crate) mod reference;
+pub(crate) mod registry_auth;
+pub(crate) mod registry_client;
 pub(crate) mod system;
+pub(crate) mod volume;
 
 use anyhow::Result;
 use berth_client::{Client, Host};

@@ -1,0 +1,50 @@
+//! berth-build: the Dockerfile builder.
+//!
+//! Owns the Dockerfile parser (an AST with line/column: directives, escapes,
+//! continuations, heredocs, exec/shell forms), variable substitution, `.dockerignore`,
+//! build contexts (tar out of a directory, hostile-safe extraction), the stage graph,
+//! the instruction executor and the build cache.
+//!
+//! Key decision: parse apart from evaluate. [`parse`] and [`parse_instruction`] only
+//! look at text; [`build`] dispatches typed instructions whose every side effect
+//! (images, containers, layers, tags) goes through the [`BuildBackend`] trait, so the
+//! whole executor is tested over a fake and the daemon supplies the real one.
+//!
+//! Code map: `parser` (text -> nodes), `instruction` (nodes -> typed instructions),
+//! `subst` (words, quotes, `$VAR`), `suggest` ("did you mean"), `dockerignore`,
+//! `context` (context tar in and out), `executor` (stages, steps, output lines),
+//! `stage` (per-stage state), `dispatch` (one instruction), `copy` (COPY/ADD
+//! sources, checksum, layer), `cache`, `backend` (the trait).
+
+mod backend;
+mod cache;
+mod context;
+mod copy;
+mod dispatch;
+mod dockerignore;
+mod error;
+mod executor;
+mod instruction;
+mod parser;
+mod stage;
+mod subst;
+mod suggest;
+
+pub use backend::{
+    BaseImage, BuildBackend, Cancel, CommitRequest, MountedImage, Progress, RunRequest,
+    removed_container, running_in, short,
+};
+pub use cache::{Cache, CacheEntry};
+pub use context::{extract_context, remove_ignored, write_context_tar};
+pub use dockerignore::Ignore;
+pub use error::{BuildError, Result};
+pub use executor::{BuildOptions, PROXY_ARGS, build, plan_dockerfile};
+pub use instruction::{CmdLine, Instruction, Step, parse_instruction};
+pub use parser::{Directives, Dockerfile, Flag, Heredoc, Node, ParseError, parse};
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod executor_tests;
+#[cfg(test)]
+mod fuzz_tests;

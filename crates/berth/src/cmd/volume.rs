@@ -1,0 +1,448 @@
+//! `volume create|ls|inspect|rm|prune`, worded and formatted as docker's CLI.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::{Ctx, filters_json, out};
+use crate::format::template::{Format, context};
+use crate::format::units;
+use crate::usage::{Arity, Exit};
+
+const HELP: &str = "Usage:  {usage}\n\n{about}\n\n{all-args}{after-help}";
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VolumeCommand {
+    /// Create a volume
+    #[command(override_usage = "berth volume create [OPTIONS] [VOLUME]", help_template = HELP)]
+    Create(CreateArgs),
+    /// Display detailed information on one or more volumes
+    #[command(override_usage = "berth volume inspect [OPTIONS] VOLUME [VOLUME...]", help_template = HELP)]
+    Inspect(InspectArgs),
+    /// List volumes
+    #[command(visible_alias = "list", override_usage = "berth volume ls [OPTIONS]", help_template = HELP)]
+    Ls(ListArgs),
+    /// Remove unused local volumes
+    #[command(override_usage = "berth volume prune [OPTIONS]", help_template = HELP)]
+    Prune(PruneArgs),
+    /// Remove one or more volumes
+    #[command(visible_alias = "remove", override_usage = "berth volume rm [OPTIONS] VOLUME [VOLUME...]", help_template = HELP)]
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// Specify volume driver name
+    #[arg(
+        short = 'd',
+        long = "driver",
+        value_name = "string",
+        default_value = "local"
+    )]
+    pub driver: String,
+    /// Set metadata for a volume
+    #[arg(long = "label", value_name = "list")]
+    pub label: Vec<String>,
+    /// Specify volume name
+    #[arg(long = "name", value_name = "string", hide = true)]
+    pub name: Option<String>,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt", value_name = "map")]
+    pub opt: Vec<String>,
+    #[arg(value_name = "VOLUME", hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// Format output using a custom template
+    #[arg(short = 'f', long = "format", value_name = "string", long_help = crate::help::FORMAT_HELP)]
+    pub format: Option<String>,
+    #[arg(value_name = "VOLUME", hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Provide filter values (e.g. "dangling=true")
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long = "format", value_name = "string", long_help = crate::help::FORMAT_HELP)]
+    pub format: Option<String>,
+    /// Only display volume names
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    #[arg(value_name = "ARGS", hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    /// Remove all unused volumes, not just anonymous ones
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Provide filter values (e.g. "label=<label>")
+    #[arg(long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(value_name = "ARGS", hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RmArgs {
+    /// Force the removal of one or more volumes
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(value_name = "VOLUME", hide = true)]
+    pub args: Vec<String>,
+}
+
+pub(crate) async fn dispatch(ctx: &Ctx, c: VolumeCommand) -> Result<()> {
+    match c {
+        VolumeCommand::Create(a) => create(ctx, a).await,
+        VolumeCommand::Inspect(a) => inspect(ctx, a).await,
+        VolumeCommand::Ls(a) => list(ctx, a).await,
+        VolumeCommand::Prune(a) => prune(ctx, a).await,
+        VolumeCommand::Rm(a) => rm(ctx, a).await,
+    }
+}
+
+fn fail(code: i32, message: impl Into<String>) -> Exit {
+    Exit {
+        code,
+        message: message.into(),
+    }
+}
+
+/// `k=v` list into a map (`k` alone is `k=""`), as docker's map flags do.
+fn kv_map(list: &[String]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (s.clone(), String::new()),
+        })
+        .collect()
+}
+
+async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
+    ctx.args(Arity::Max(1), a.args.len())?;
+    let name = match (a.name.as_deref().filter(|n| !n.is_empty()), a.args.first()) {
+        (Some(n), Some(p)) if n != p => {
+            return Err(fail(
+                1,
+                "conflicting options: either specify --name or provide positional arg, not both",
+            )
+            .into());
+        }
+        (Some(n), _) => n.to_string(),
+        (None, Some(p)) => p.clone(),
+        (None, None) => String::new(),
+    };
+    // Empty maps are left out, as docker's CLI does (the volume then shows `null`).
+    let mut body = json!({"Driver": a.driver, "Name": name});
+    if !a.opt.is_empty() {
+        body["DriverOpts"] = json!(kv_map(&a.opt));
+    }
+    if !a.label.is_empty() {
+        body["Labels"] = json!(kv_map(&a.label));
+    }
+    let v: Value = ctx
+        .client()
+        .await?
+        .post("/volumes/create")
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    out(&format!(
+        "{}\n",
+        v.get("Name").and_then(Value::as_str).unwrap_or("")
+    ));
+    Ok(())
+}
+
+async fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
+    ctx.args(Arity::Min(1), a.args.len())?;
+    let fmt = match a.format.as_deref() {
+        None | Some("") | Some("json") => None,
+        Some(f) => Some(Format::parse(f).map_err(|e| fail(1, e.to_string()))?),
+    };
+    let client = ctx.client().await?;
+    let mut raws = Vec::new();
+    let mut errors = Vec::new();
+    for name in &a.args {
+        let path = format!("/volumes/{}", berth_client::path_escape(name));
+        match client.get(&path).send().await {
+            Ok(resp) => raws.push(resp.bytes().await?),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let mut text = String::new();
+    match fmt {
+        None => {
+            let mut joined = Vec::from(&b"["[..]);
+            for (i, r) in raws.iter().enumerate() {
+                if i > 0 {
+                    joined.push(b',');
+                }
+                joined.extend_from_slice(r.trim_ascii());
+            }
+            joined.push(b']');
+            text.push_str(&crate::format::json_indent(&joined, "    "));
+            text.push('\n');
+        }
+        Some(f) => {
+            for r in &raws {
+                let raw: Value = serde_json::from_slice(r)?;
+                match f.execute_inspect(&raw, &raw) {
+                    Ok(s) => {
+                        text.push_str(&s);
+                        text.push('\n');
+                    }
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+            if text.is_empty() {
+                text.push('\n');
+            }
+        }
+    }
+    out(&text);
+    if !errors.is_empty() {
+        return Err(fail(1, errors.join("\n")).into());
+    }
+    Ok(())
+}
+
+const HEADERS: [(&str, &str); 9] = [
+    ("Name", "VOLUME NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("Mountpoint", "MOUNTPOINT"),
+    ("Labels", "LABELS"),
+    ("Links", "LINKS"),
+    ("Size", "SIZE"),
+    ("Group", "GROUP"),
+    ("Availability", "AVAILABILITY"),
+];
+
+/// sortorder.NaturalLess: digit runs compare as numbers.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, _) => return std::cmp::Ordering::Less,
+            (_, None) => return std::cmp::Ordering::Greater,
+            (Some(c), Some(d)) if c.is_ascii_digit() && d.is_ascii_digit() => {
+                let n = x.iter().take_while(|c| c.is_ascii_digit()).count();
+                let m = y.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (p, q) = (&x[..n], &y[..m]);
+                let strip = |s: &[u8]| -> Vec<u8> {
+                    s.iter().skip_while(|c| **c == b'0').copied().collect()
+                };
+                let (sp, sq) = (strip(p), strip(q));
+                let o = sp.len().cmp(&sq.len()).then(sp.cmp(&sq)).then(n.cmp(&m));
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+                x = &x[n..];
+                y = &y[m..];
+            }
+            (Some(c), Some(d)) => {
+                if c != d {
+                    return c.cmp(d);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
+fn row(v: &Value) -> gotmpl::Value {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let labels: Vec<String> = v
+        .get("Labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let usage = v.get("UsageData").filter(|u| !u.is_null());
+    context(&[
+        ("Name", s("Name")),
+        ("Driver", s("Driver")),
+        ("Scope", s("Scope")),
+        ("Mountpoint", s("Mountpoint")),
+        ("Labels", labels.join(",")),
+        (
+            "Links",
+            usage
+                .and_then(|u| u.get("RefCount"))
+                .and_then(Value::as_i64)
+                .map_or("N/A".into(), |n| n.to_string()),
+        ),
+        (
+            "Size",
+            usage
+                .and_then(|u| u.get("Size"))
+                .and_then(Value::as_i64)
+                .map_or("N/A".into(), |n| units::human_size(n as f64)),
+        ),
+        ("Group", String::new()),
+        ("Availability", String::new()),
+    ])
+}
+
+async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
+    ctx.args(Arity::None, a.args.len())?;
+    let filters = filters_json(ctx, &a.filter)?;
+    let resp: Value = ctx
+        .client()
+        .await?
+        .get("/volumes")
+        .query_opt("filters", filters)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut vols = resp
+        .get("Volumes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for w in resp
+        .get("Warnings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        eprintln!("{}", w.as_str().unwrap_or(""));
+    }
+    let name = |v: &Value| {
+        v.get("Name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    vols.sort_by(|x, y| natural_cmp(&name(x), &name(y)));
+    let src = match a.format.as_deref() {
+        None | Some("") | Some("table") if a.quiet => "{{.Name}}",
+        None | Some("") | Some("table") => "table {{.Driver}}\t{{.Name}}",
+        Some(f) => f,
+    };
+    let fmt = Format::parse_ctx(src).map_err(|e| fail(1, e.to_string()))?;
+    let rows: Vec<_> = vols.iter().map(row).collect();
+    out(&fmt
+        .render(&rows, &HEADERS)
+        .map_err(|e| fail(1, e.to_string()))?);
+    Ok(())
+}
+
+async fn rm(ctx: &Ctx, a: RmArgs) -> Result<()> {
+    ctx.args(Arity::Min(1), a.args.len())?;
+    let client = ctx.client().await?;
+    let mut errors = Vec::new();
+    for name in &a.args {
+        let path = format!("/volumes/{}", berth_client::path_escape(name));
+        match client
+            .delete(&path)
+            .query_flag("force", a.force)
+            .send()
+            .await
+        {
+            Ok(_) => out(&format!("{name}\n")),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(fail(1, errors.join("\n")).into());
+    }
+    Ok(())
+}
+
+async fn prune(ctx: &Ctx, a: PruneArgs) -> Result<()> {
+    ctx.args(Arity::None, a.args.len())?;
+    let mut filter = a.filter.clone();
+    if a.all {
+        if filter.iter().any(|f| f.split('=').next() == Some("all")) {
+            return Err(fail(
+                125,
+                "conflicting options: cannot specify both --all and --filter all=1",
+            )
+            .into());
+        }
+        filter.push("all=true".into());
+    }
+    let filters = filters_json(ctx, &filter)?;
+    let warning = if a.all {
+        "WARNING! This will remove all local volumes not used by at least one container.\nAre you sure you want to continue?"
+    } else {
+        "WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue?"
+    };
+    if !a.force && !super::image::confirm(warning) {
+        return Ok(());
+    }
+    let report: Value = ctx
+        .client()
+        .await?
+        .post("/volumes/prune")
+        .query_opt("filters", filters)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut text = String::new();
+    let deleted = report
+        .get("VolumesDeleted")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !deleted.is_empty() {
+        text.push_str("Deleted Volumes:\n");
+        for d in &deleted {
+            text.push_str(d.as_str().unwrap_or(""));
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    let reclaimed = report
+        .get("SpaceReclaimed")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    text.push_str(&format!(
+        "Total reclaimed space: {}\n",
+        units::human_size(reclaimed as f64)
+    ));
+    out(&text);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["v10", "v2", "a", "v1", "b01"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, vec!["a", "b01", "v1", "v2", "v10"]);
+    }
+
+    #[test]
+    fn map_flags() {
+        let m = kv_map(&["type=tmpfs".into(), "o=size=1m,uid=0".into(), "x".into()]);
+        assert_eq!(m["o"], "size=1m,uid=0");
+        assert_eq!(m["x"], "");
+    }
+}
