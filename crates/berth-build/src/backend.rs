@@ -56,6 +56,8 @@ pub struct CommitRequest {
 pub trait Progress {
     /// A line (or part of one) of build output; `false` once nobody listens.
     fn stream(&mut self, text: &str) -> bool;
+    /// The final image id, before "Successfully built" (docker's `aux` message).
+    fn aux_id(&mut self, _id: &str) {}
 }
 
 /// A read-only view of an image's filesystem, released on drop.

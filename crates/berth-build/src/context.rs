@@ -278,7 +278,7 @@ mod tests {
         std::fs::write(src.path().join("skip/f"), "3").unwrap();
         std::fs::write(src.path().join("Dockerfile"), "FROM x").unwrap();
         std::os::unix::fs::symlink("/etc/passwd", src.path().join("ln")).unwrap();
-        let ig = Ignore::parse("*.log\nskip\n");
+        let ig = Ignore::parse("**/*.log\nskip\n");
         let mut out = Vec::new();
         write_context_tar(src.path(), &ig, &mut out).unwrap();
         let dst = tempfile::tempdir().unwrap();

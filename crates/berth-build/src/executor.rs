@@ -54,7 +54,7 @@ pub const PROXY_ARGS: &[&str] = &[
 
 /// One stage: its FROM and instructions.
 #[derive(Debug, Clone)]
-pub(crate) struct StageDef {
+pub struct StageDef {
     pub(crate) from: Step,
     pub(crate) name: Option<String>,
     pub(crate) steps: Vec<Step>,
@@ -264,6 +264,7 @@ pub fn build(
             "[Warning] One or more build-args [{list}] were not consumed\n"
         ));
     }
+    ctx.out.aux_id(&last.id.to_string());
     ctx.out
         .stream(&format!("Successfully built {}\n", short(&last.id.to_string())));
     for t in &opts.tags {

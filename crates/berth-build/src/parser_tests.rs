@@ -73,7 +73,7 @@ fn table() {
             "FROM x\nRUN <<EOF\necho $A\nEOF\nRUN cat <<-'A' <<\"B\" > f\n\tone\n\tA\ntwo\nB\n",
             expect_test::expect![[r#"
                 escape='\\'
-                1:1 FROM x
+                1:1 FROM "x"
                 2:1 RUN "<<EOF" <<EOF(expand=true,tabs=false)"echo $A\n"
                 5:1 RUN "cat <<-'A' <<\"B\" > f" <<A(expand=false,tabs=true)"one\n" <<B(expand=false,tabs=false)"two\n"
             "#]],

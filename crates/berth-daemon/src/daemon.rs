@@ -55,7 +55,7 @@ impl Daemon {
         let id =
             crate::host::engine_id(&opts.data_root).map_err(|e| format!("write engine id: {e}"))?;
         let events = EventBus::new();
-        let image_service = Arc::new(ImageService::new(store, events.clone()));
+        let image_service = Arc::new(ImageService::new(store.clone(), events.clone()));
         image_service.configure_registries(&opts.file);
         let images: Arc<dyn crate::images::ImageBackend> = image_service.clone();
         let containers = Arc::new(ContainerManager::new(
@@ -79,6 +79,8 @@ impl Daemon {
             .load()
             .map_err(|e| format!("load containers from {}: {e}", opts.data_root.display()))?;
         containers.set_networks(crate::networks::open(&opts, events.clone())?);
+        let builder = crate::builder::Builder::new(store, containers.clone(), images.clone(), &opts.data_root)
+            .map_err(|e| format!("open build cache in {}: {e}", opts.data_root.display()))?;
         let restore = containers.clone();
         let state = AppState {
             images,
@@ -92,6 +94,7 @@ impl Daemon {
                 live_restore: opts.live_restore,
             }),
             shutdown: CancellationToken::new(),
+            builder: Some(Arc::new(builder)),
         };
         Ok(Daemon {
             opts,

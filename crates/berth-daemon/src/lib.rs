@@ -7,6 +7,7 @@
 //! live in the managers, all wire shapes in `berth-api`, and version differences in
 //! `server::compat`.
 
+pub mod builder;
 pub mod containers;
 mod daemon;
 mod error;

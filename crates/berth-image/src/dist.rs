@@ -6,7 +6,7 @@
 //! what the registry already has, and a pull then push keeps the digests), repo
 //! digests, and read access to layers and manifests for push.
 //!
-//! Layout under `images/`: `leases/<config hex>.json` (blobs and chain ids a pull is
+//! Layout under `images/`: `leases/<config hex>-<random>.json` (blobs and chain ids a pull is
 //! writing), `distribution/<diff hex>.json` (known compressed forms of a layer).
 
 use crate::compress::decompress;
@@ -132,7 +132,12 @@ impl ImageStore {
             blobs,
             chains: chain_ids(diff_ids),
         };
-        let path = dir.join(format!("{}.json", config.hex()));
+        // One file per pull: two pulls of the same image never drop each other's.
+        let path = dir.join(format!(
+            "{}-{}.json",
+            config.hex(),
+            berth_stdx::id::random_hex(4)
+        ));
         atomic_write_json(&path, &lease).ctx(|| format!("write {}", path.display()))?;
         Ok(PullLease { path })
     }
@@ -239,7 +244,10 @@ impl ImageStore {
         if diffs != p.diff_ids {
             return Err(Error::invalid("image config does not match its layers"));
         }
-        for (data, d) in [(&p.config, &p.config_digest), (&p.manifest, &p.manifest_digest)] {
+        for (data, d) in [
+            (&p.config, &p.config_digest),
+            (&p.manifest, &p.manifest_digest),
+        ] {
             let mut w = inner.content.writer()?;
             io::Write::write_all(&mut w, data).map_err(|e| Error::io("write blob", e))?;
             w.commit(Some(d))?;
@@ -324,7 +332,11 @@ impl ImageStore {
         if all.contains(&src) {
             return Ok(());
         }
-        all.retain(|s| !(s.digest == src.digest && s.registry == src.registry && s.repository == src.repository));
+        all.retain(|s| {
+            !(s.digest == src.digest
+                && s.registry == src.registry
+                && s.repository == src.repository)
+        });
         all.push(src);
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
@@ -368,7 +380,13 @@ impl ImageStore {
 
     /// The manifest the image was pulled with, if the store has it.
     pub fn manifest_bytes(&self, id: &Digest) -> Option<(Digest, Vec<u8>)> {
-        let md = self.read_state().images.get(id)?.record.manifest_digest.clone()?;
+        let md = self
+            .read_state()
+            .images
+            .get(id)?
+            .record
+            .manifest_digest
+            .clone()?;
         let data = self.inner.content.read_blob(&md).ok()?;
         Some((md, data))
     }

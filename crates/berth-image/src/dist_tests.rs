@@ -55,7 +55,11 @@ fn pull_layer_verifies_both_digests_and_commits() {
     let manifest = b"{\"schemaVersion\":2}".to_vec();
     let manifest_digest = Digest::sha256_of(&manifest);
     let lease = s
-        .pull_lease(&config_digest, &manifest_digest, std::slice::from_ref(&diff))
+        .pull_lease(
+            &config_digest,
+            &manifest_digest,
+            std::slice::from_ref(&diff),
+        )
         .unwrap();
     s.pull_layer(&mut &gz[..], &blob, &diff, &chain, None)
         .unwrap();

@@ -21,6 +21,7 @@
 //! lookup, delete), `maintenance` (GC, usage, history), `import`, `load`, `save`.
 
 mod archive;
+mod build_commit;
 mod change;
 mod commit;
 mod compress;
@@ -40,6 +41,7 @@ mod store;
 
 pub use archive::SaveItem;
 pub use change::parse_changes;
+pub use build_commit::BuildCommit;
 pub use commit::CommitOptions;
 pub use compress::decompress;
 pub use config::{

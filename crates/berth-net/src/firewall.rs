@@ -130,7 +130,10 @@ impl Ruleset {
             }
             // Hairpin: a container reaching a published port of its own network
             // through a host address must see replies come back the same way.
-            let _ = writeln!(s, "\t\toifname {br} ct status dnat ip saddr {net} masquerade");
+            let _ = writeln!(
+                s,
+                "\t\toifname {br} ct status dnat ip saddr {net} masquerade"
+            );
         }
         s.push_str("\t}\n");
         s.push_str(
@@ -140,7 +143,11 @@ impl Ruleset {
             let br = q(&n.bridge);
             let others: Vec<&String> = bridges.iter().filter(|b| **b != br).collect();
             if !others.is_empty() {
-                let set = others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                let set = others
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let _ = writeln!(s, "\t\tiifname {br} oifname {{ {set} }} drop");
             }
             let verdict = if n.icc { "accept" } else { "drop" };
@@ -220,7 +227,10 @@ impl Firewall for Nft {
             return Ok(());
         }
         let msg = String::from_utf8_lossy(&out.stderr);
-        let first = msg.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed");
+        let first = msg
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("failed");
         Err(NetError(format!("apply firewall rules: nft: {first}")))
     }
 }
@@ -269,7 +279,10 @@ mod tests {
             ports: vec![],
         };
         let s = r.render();
-        assert!(s.starts_with("table inet berth {}\ndelete table inet berth\n"), "{s}");
+        assert!(
+            s.starts_with("table inet berth {}\ndelete table inet berth\n"),
+            "{s}"
+        );
         for line in s.lines() {
             if line.starts_with("table") || line.starts_with("delete") {
                 assert!(line.contains(" berth"), "foreign table in {line}");
@@ -282,8 +295,13 @@ mod tests {
             ..r.clone()
         }
         .render();
-        assert!(with_proxy.contains("iifname != { \"berth0\" } fib daddr type local jump published"));
-        assert!(!s.contains("table netdev berth {\n"), "no fast path without two endpoints");
+        assert!(
+            with_proxy.contains("iifname != { \"berth0\" } fib daddr type local jump published")
+        );
+        assert!(
+            !s.contains("table netdev berth {\n"),
+            "no fast path without two endpoints"
+        );
     }
 
     #[test]
@@ -310,7 +328,10 @@ mod tests {
             ],
         };
         let s = r.render();
-        assert!(s.contains("\t\ttcp dport 8080 dnat ip to 10.1.0.2:80\n"), "{s}");
+        assert!(
+            s.contains("\t\ttcp dport 8080 dnat ip to 10.1.0.2:80\n"),
+            "{s}"
+        );
         assert!(s.contains("ip daddr 127.0.0.1 udp dport 5353 dnat ip to 10.1.0.3:53"));
     }
 

@@ -8,6 +8,7 @@
 //! it is unit-tested without sockets, namespaces or root; the side effects live at the
 //! edges.
 
+pub mod dns;
 pub mod firewall;
 pub mod hosts;
 pub mod ipam;

@@ -15,7 +15,9 @@ use std::sync::Mutex;
 use futures_util::TryStreamExt;
 use ipnet::Ipv4Net;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
-use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -68,6 +70,8 @@ pub trait NetOps: Send + Sync {
     fn link_exists(&self, name: &str) -> bool;
     /// Every IPv4 subnet the host routes (subnets for new networks must avoid them).
     fn host_routes(&self) -> Vec<Ipv4Net>;
+    /// The subnets routed through device `dev` (an existing bridge's own subnet).
+    fn device_subnets(&self, dev: &str) -> Vec<Ipv4Net>;
     /// `net.ipv4.ip_forward=1`.
     fn enable_ip_forward(&self) -> Result<(), NetError>;
 }
@@ -202,7 +206,9 @@ impl NetOps for Kernel {
                     nix::mount::MsFlags::MS_BIND,
                     None::<&str>,
                 )
-                .map_err(|e| NetError(format!("bind network namespace to {}: {e}", path.display())))?;
+                .map_err(|e| {
+                    NetError(format!("bind network namespace to {}: {e}", path.display()))
+                })?;
                 with_handle(async |h| up(&h, 1, "lo").await)
             })();
             if made.is_err() {
@@ -302,7 +308,20 @@ impl NetOps for Kernel {
     }
 
     fn host_routes(&self) -> Vec<Ipv4Net> {
-        crate::ipam::routes_from_proc(&std::fs::read_to_string("/proc/net/route").unwrap_or_default())
+        crate::ipam::routes_from_proc(
+            &std::fs::read_to_string("/proc/net/route").unwrap_or_default(),
+        )
+    }
+
+    fn device_subnets(&self, dev: &str) -> Vec<Ipv4Net> {
+        let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+        let mine: String = text
+            .lines()
+            .enumerate()
+            .filter(|(i, l)| *i == 0 || l.split_whitespace().next() == Some(dev))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        crate::ipam::routes_from_proc(&mine)
     }
 
     fn enable_ip_forward(&self) -> Result<(), NetError> {
@@ -319,13 +338,20 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
 }
 
 pub fn format_mac(m: &[u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let parts: Vec<u8> = s
         .split(':')
-        .map(|p| (p.len() == 2).then(|| u8::from_str_radix(p, 16).ok()).flatten())
+        .map(|p| {
+            (p.len() == 2)
+                .then(|| u8::from_str_radix(p, 16).ok())
+                .flatten()
+        })
         .collect::<Option<_>>()?;
     parts.try_into().ok()
 }
@@ -357,7 +383,10 @@ pub struct FakeState {
 impl FakeNet {
     fn op(&self, what: String) -> Result<std::sync::MutexGuard<'_, FakeState>, NetError> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if s.fail_on.as_ref().is_some_and(|f| what.contains(f.as_str())) {
+        if s.fail_on
+            .as_ref()
+            .is_some_and(|f| what.contains(f.as_str()))
+        {
             return Err(NetError(format!("injected failure: {what}")));
         }
         s.log.push(what);
@@ -407,6 +436,9 @@ impl NetOps for FakeNet {
     fn host_routes(&self) -> Vec<Ipv4Net> {
         self.snapshot().routes
     }
+    fn device_subnets(&self, _dev: &str) -> Vec<Ipv4Net> {
+        Vec::new()
+    }
     fn enable_ip_forward(&self) -> Result<(), NetError> {
         self.op("ip_forward".into()).map(|_| ())
     }
@@ -421,7 +453,13 @@ mod tests {
         let m = mac_for("172.18.0.2".parse().unwrap());
         assert_eq!(format_mac(&m), "02:42:ac:12:00:02");
         assert_eq!(parse_mac("02:42:ac:12:00:02"), Some(m));
-        for bad in ["", "02:42", "zz:42:ac:12:00:02", "02:42:ac:12:00:02:03", "2:42:ac:12:0:2"] {
+        for bad in [
+            "",
+            "02:42",
+            "zz:42:ac:12:00:02",
+            "02:42:ac:12:00:02:03",
+            "2:42:ac:12:0:2",
+        ] {
             assert_eq!(parse_mac(bad), None, "{bad}");
         }
     }
@@ -435,7 +473,8 @@ mod tests {
     #[test]
     fn fake_injects_failures_and_tracks_links() {
         let f = FakeNet::default();
-        f.ensure_bridge("b0", "10.1.0.1/24".parse().unwrap(), 1500).unwrap();
+        f.ensure_bridge("b0", "10.1.0.1/24".parse().unwrap(), 1500)
+            .unwrap();
         f.state.lock().unwrap().fail_on = Some("veth".into());
         let ep = EndpointSpec {
             netns: "/x".into(),

@@ -134,10 +134,19 @@ mod tests {
         // Another protocol or another specific address is fine.
         a.allocate(Proto::Udp, ANY, Some((8080, 8080)), (1, 2), |_| true)
             .unwrap();
-        a.allocate(Proto::Tcp, "10.0.0.1".parse().unwrap(), Some((8080, 8080)), (1, 2), |_| true)
-            .unwrap();
+        a.allocate(
+            Proto::Tcp,
+            "10.0.0.1".parse().unwrap(),
+            Some((8080, 8080)),
+            (1, 2),
+            |_| true,
+        )
+        .unwrap();
         a.release(Proto::Tcp, lo, 8080);
-        assert!(a.is_free(Proto::Tcp, lo, 8080), "the 10.0.0.1 binding is separate");
+        assert!(
+            a.is_free(Proto::Tcp, lo, 8080),
+            "the 10.0.0.1 binding is separate"
+        );
         assert!(!a.is_free(Proto::Tcp, ANY, 8080));
     }
 
@@ -152,7 +161,9 @@ mod tests {
             a.allocate(Proto::Tcp, ANY, Some((9000, 9001)), (1, 2), |p| p != 9000),
             Err(PortError::Exhausted(9000, 9001))
         );
-        let r = a.allocate(Proto::Tcp, ANY, None, (40000, 40009), |_| true).unwrap();
+        let r = a
+            .allocate(Proto::Tcp, ANY, None, (40000, 40009), |_| true)
+            .unwrap();
         assert!((40000..=40009).contains(&r));
     }
 }

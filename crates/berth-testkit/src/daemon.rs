@@ -26,6 +26,8 @@ pub struct TestDaemon {
     child: Option<Child>,
     /// Incremented per (re)start so each run's log is kept separately.
     generation: u32,
+    /// This daemon's own bridge, nftables table and subnets (see `net`).
+    net: crate::net::TestNet,
 }
 
 impl TestDaemon {
@@ -57,6 +59,7 @@ impl TestDaemon {
             dir,
             child: None,
             generation: 0,
+            net: crate::net::TestNet::pick(),
         };
         if d.external.is_some() {
             d.wipe_external();
@@ -121,6 +124,11 @@ impl TestDaemon {
         self.child.as_ref().map(Child::id)
     }
 
+    /// This daemon's bridge, nftables table and subnets.
+    pub fn net(&self) -> &crate::net::TestNet {
+        &self.net
+    }
+
     /// The flags this harness passes to `berth daemon`.
     pub fn daemon_args(&self) -> Vec<String> {
         let mut args = vec![
@@ -135,6 +143,7 @@ impl TestDaemon {
             self.pidfile().display().to_string(),
         ];
         let config = self.dir().join("daemon.json");
+        args.extend(self.net.daemon_args(&config));
         if config.exists() {
             args.push("--config-file".into());
             args.push(config.display().to_string());
@@ -323,6 +332,9 @@ impl Drop for TestDaemon {
             );
         }
         self.stop(Duration::from_secs(5));
+        if !self.is_external() {
+            self.net.cleanup(&self.exec_root(), &self.data_root());
+        }
         // The data-root may hold read-only dirs from hostile layers: make them writable
         // so the TempDir removal succeeds.
         let _ = Command::new("chmod")

@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod hostile;
 pub mod http;
 pub mod layers;
+pub mod net;
 pub mod registry;
 pub mod tarw;
 

@@ -62,15 +62,21 @@ pub struct TestRegistry {
 }
 
 impl TestRegistry {
-    /// Starts `<bin> registry serve` with `extra` flags (e.g. `--htpasswd F`).
+    /// Starts `<bin> registry serve` with `extra` flags (e.g. `--htpasswd F`); on
+    /// 127.0.0.1:0 unless `extra` has an `--addr`.
     #[track_caller]
     pub fn start(bin: impl AsRef<Path>, extra: &[&str]) -> TestRegistry {
         let dir = tempfile::Builder::new()
             .prefix("berth-registry-")
             .tempdir()
             .expect("registry temp dir");
-        let mut child = Command::new(bin.as_ref())
-            .args(["registry", "serve", "--addr", "127.0.0.1:0", "--data-root"])
+        let mut cmd = Command::new(bin.as_ref());
+        cmd.args(["registry", "serve"]);
+        if !extra.contains(&"--addr") {
+            cmd.args(["--addr", "127.0.0.1:0"]);
+        }
+        let mut child = cmd
+            .arg("--data-root")
             .arg(dir.path().join("data"))
             .args(extra)
             .stdin(Stdio::null())
@@ -85,7 +91,8 @@ impl TestRegistry {
             let mut line = String::new();
             let mut sent = false;
             while r.read_line(&mut line).unwrap_or(0) > 0 {
-                if !sent && let Some(url) = line.trim().strip_prefix("berth registry listening on ") {
+                if !sent && let Some(url) = line.trim().strip_prefix("berth registry listening on ")
+                {
                     let _ = tx.send(url.to_string());
                     sent = true;
                 }

@@ -103,7 +103,11 @@ impl NetDaemonArgs {
     }
 
     /// Adds the flags to `file` (the daemon.json map), refusing keys set in both.
-    pub fn merge_into(&self, file: &mut Map<String, Value>, config_file: &str) -> Result<(), String> {
+    pub fn merge_into(
+        &self,
+        file: &mut Map<String, Value>,
+        config_file: &str,
+    ) -> Result<(), String> {
         let entries = self.entries()?;
         let conflicts: Vec<String> = entries
             .iter()
@@ -113,7 +117,11 @@ impl NetDaemonArgs {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                Some(format!("{k}: (from flag: {}, from file: {})", show(v), show(fv)))
+                Some(format!(
+                    "{k}: (from flag: {}, from file: {})",
+                    show(v),
+                    show(fv)
+                ))
             })
             .collect();
         if !conflicts.is_empty() {
@@ -150,7 +158,10 @@ mod tests {
         let mut file = Map::new();
         file.insert("icc".into(), Value::Bool(true));
         let e = a.merge_into(&mut file, "/x.json").unwrap_err();
-        assert!(e.ends_with("icc: (from flag: false, from file: true)"), "{e}");
+        assert!(
+            e.ends_with("icc: (from flag: false, from file: true)"),
+            "{e}"
+        );
         let bad = NetDaemonArgs {
             default_address_pool: vec!["base=10.0.0.0/8".into()],
             ..Default::default()

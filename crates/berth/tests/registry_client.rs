@@ -41,13 +41,22 @@ fn push_pull_run_and_digests() {
         )),
         "{out}"
     );
-    assert!(out.contains(": Preparing\n") && out.contains(": Pushed\n"), "{out}");
+    assert!(
+        out.contains(": Preparing\n") && out.contains(": Pushed\n"),
+        "{out}"
+    );
     let pushed = line_after(&out, "v1: digest: ");
     let (digest, size) = pushed.split_once(" size: ").expect("digest and size");
-    assert!(digest.starts_with("sha256:") && size.parse::<u64>().is_ok(), "{out}");
+    assert!(
+        digest.starts_with("sha256:") && size.parse::<u64>().is_ok(),
+        "{out}"
+    );
     let again = d.docker(["push", &img]).ok().out();
     assert!(again.contains(": Layer already exists\n"), "{again}");
-    assert!(again.contains(&format!("v1: digest: {digest} size: {size}")), "re-push is stable:\n{again}");
+    assert!(
+        again.contains(&format!("v1: digest: {digest} size: {size}")),
+        "re-push is stable:\n{again}"
+    );
 
     // skopeo (an independent client) reads what berth pushed.
     let sk = Cmd::new("skopeo")
@@ -79,8 +88,33 @@ fn push_pull_run_and_digests() {
         .ok()
         .out();
     assert_eq!(listed.trim(), digest);
+    // The berth CLI renders the same stream the same way.
+    d.docker(["rmi", &img]).ok();
+    assert_eq!(d.berth(["pull", &img]).ok().out(), out);
     let out = d.docker(["pull", &img]).ok().out();
-    assert!(out.contains(&format!("Status: Image is up to date for {img}\n")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Image is up to date for {img}\n")),
+        "{out}"
+    );
+
+    // pull and push are image events, as docker logs them.
+    let until = (chrono_now() + 1).to_string();
+    let ev = d
+        .docker([
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--filter",
+            "type=image",
+            "--format",
+            "{{.Action}} {{.Actor.ID}}",
+        ])
+        .ok()
+        .out();
+    assert!(ev.contains(&format!("push {img}\n")), "{ev}");
+    assert!(ev.contains(&format!("pull {img}\n")), "{ev}");
 
     // By digest (the berth CLI, quiet): the same image.
     d.docker(["rmi", &img]).ok();
@@ -90,10 +124,13 @@ fn push_pull_run_and_digests() {
 
     // `run` of an image only the registry has: 404, pull, retry.
     d.docker(["rmi", &repo_digest]).ok();
-    let r = d.docker(["run", "--rm", &img, "echo", "from-registry"]).ok();
+    let r = d
+        .docker(["run", "--rm", &img, "echo", "from-registry"])
+        .ok();
     assert_eq!(r.out(), "from-registry\n");
     assert!(
-        r.err().contains(&format!("Unable to find image '{img}' locally")),
+        r.err()
+            .contains(&format!("Unable to find image '{img}' locally")),
         "{}",
         r.err()
     );
@@ -122,29 +159,59 @@ fn pull_all_tags_and_search() {
         .ok();
     // Without a tag and with -a, push sends every tag.
     let out = d.berth(["push", "-a", &repo]).ok().out();
-    assert!(out.contains("one: digest: ") && out.contains("two: digest: "), "{out}");
-    d.docker(["rmi", &format!("{repo}:one"), &format!("{repo}:two")])
-        .ok();
+    assert!(
+        out.contains("one: digest: ") && out.contains("two: digest: "),
+        "{out}"
+    );
+    // Another repository of the same registry: the layer is mounted, not sent.
+    let other = format!("{}/other/app:x", reg.host);
+    d.docker(["tag", &format!("{repo}:one"), &other]).ok();
+    let out = d.docker(["push", &other]).ok().out();
+    assert!(out.contains(": Mounted from team/app\n"), "{out}");
+    d.docker([
+        "rmi",
+        &format!("{repo}:one"),
+        &format!("{repo}:two"),
+        &other,
+    ])
+    .ok();
 
     let r = d.docker(["pull", "-a", &format!("{repo}:one")]).fails();
     assert_eq!(r.err().trim(), "tag can't be used with --all-tags/-a");
     let out = d.docker(["pull", "-a", &repo]).ok().out();
     assert!(out.contains("one: Pulling from team/app"), "{out}");
     assert!(out.contains("two: Pulling from team/app"), "{out}");
+    assert!(
+        out.ends_with(&format!(
+            "Status: Downloaded newer image for {repo}\n{repo}\n"
+        )),
+        "{out}"
+    );
     let mut tags = repo_tags(&d);
     tags.sort();
     assert_eq!(tags, vec![format!("{repo}:one"), format!("{repo}:two")]);
 
     // search over the registry's catalog, both CLIs, docker's table.
     for c in CLIS {
-        let out = cli(&d, c, &["search", &format!("{}/team", reg.host)]).ok().out();
+        let out = cli(&d, c, &["search", &format!("{}/team", reg.host)])
+            .ok()
+            .out();
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(columns(lines[0]), ["NAME", "DESCRIPTION", "STARS", "OFFICIAL"], "{out}");
+        assert_eq!(
+            columns(lines[0]),
+            ["NAME", "DESCRIPTION", "STARS", "OFFICIAL"],
+            "{out}"
+        );
         assert_eq!(columns(lines[1]), ["team/app", "0"], "{out}");
         let out = cli(
             &d,
             c,
-            &["search", "--format", "{{.Name}}:{{.StarCount}}", &format!("{}/app", reg.host)],
+            &[
+                "search",
+                "--format",
+                "{{.Name}}:{{.StarCount}}",
+                &format!("{}/team/app", reg.host),
+            ],
         )
         .ok()
         .out();
@@ -152,7 +219,12 @@ fn pull_all_tags_and_search() {
         let out = cli(
             &d,
             c,
-            &["search", "--filter", "stars=3", &format!("{}/app", reg.host)],
+            &[
+                "search",
+                "--filter",
+                "stars=3",
+                &format!("{}/team/app", reg.host),
+            ],
         )
         .ok()
         .out();
@@ -177,9 +249,13 @@ fn login_logout_and_auth_errors() {
 
     // Wrong password: docker's message and exit 1, nothing stored.
     for c in CLIS {
-        let r = cli(&d, c, &["login", "-u", "testuser", "--password-stdin", &reg.host])
-            .stdin("wrong\n")
-            .fails();
+        let r = cli(
+            &d,
+            c,
+            &["login", "-u", "testuser", "--password-stdin", &reg.host],
+        )
+        .stdin("wrong\n")
+        .fails();
         assert_eq!(r.code, Some(1));
         assert_eq!(
             r.err().trim(),
@@ -192,7 +268,9 @@ fn login_logout_and_auth_errors() {
     }
     let cfg = d.dir().join("docker-config/config.json");
     assert!(
-        !std::fs::read_to_string(&cfg).unwrap_or_default().contains(&reg.host),
+        !std::fs::read_to_string(&cfg)
+            .unwrap_or_default()
+            .contains(&reg.host),
         "no credentials stored after a failed login"
     );
 
@@ -223,12 +301,21 @@ fn login_logout_and_auth_errors() {
 
     // logout: the docker CLI and berth both remove the entry.
     let r = d.berth(["logout", &reg.host]).ok();
-    assert_eq!(r.out(), format!("Removing login credentials for {}\n", reg.host));
+    assert_eq!(
+        r.out(),
+        format!("Removing login credentials for {}\n", reg.host)
+    );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
     assert!(v["auths"].get(&reg.host).is_none(), "{v}");
     d.docker(["rmi", &img]).ok();
     let r = d.docker(["pull", &img]).fails();
-    assert!(r.err().contains("no basic auth credentials"), "{}", r.err());
+    assert_eq!(
+        r.err().trim(),
+        format!(
+            "Error response from daemon: Head \"http://{}/v2/test/busybox/manifests/v1\": no basic auth credentials",
+            reg.host
+        )
+    );
 }
 
 #[test]
@@ -253,7 +340,11 @@ fn tls_trust_from_certs_dir() {
     let img = format!("{}/secure/busybox:v1", reg.host);
     import_busybox(&d, &img);
     let r = d.docker(["push", &img]).fails();
-    assert!(r.err().to_lowercase().contains("certificate"), "{}", r.err());
+    assert!(
+        r.err().to_lowercase().contains("certificate"),
+        "{}",
+        r.err()
+    );
 
     // The right CA: push and pull over verified TLS.
     std::fs::copy(&tls.ca, host_dir.join("ca.crt")).unwrap();
@@ -328,7 +419,10 @@ fn http_put(host: &str, path: &str, content_type: &str, body: &[u8]) -> u16 {
     s.write_all(body).unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
-    resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    resp.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -388,4 +482,127 @@ fn image_index_picks_the_platform() {
 
 fn sha256_hex(data: &[u8]) -> String {
     berth_stdx::Digest::sha256_of(data).hex().to_string()
+}
+
+#[test]
+fn bearer_token_flow() {
+    // The token realm names the registry's own port: pick a free one first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    write_htpasswd(&htpasswd, &[("alice", "s3cret")]);
+    let addr = format!("127.0.0.1:{port}");
+    let realm = format!("http://{addr}/token");
+    let reg = registry(&[
+        "--addr",
+        &addr,
+        "--htpasswd",
+        htpasswd.to_str().unwrap(),
+        "--token-realm",
+        &realm,
+    ]);
+    let d = daemon();
+    let img = format!("{}/tok/busybox:v1", reg.host);
+    import_busybox(&d, &img);
+    let r = d.docker(["push", &img]).fails();
+    assert_eq!(r.code, Some(1), "{r}");
+    let r = d
+        .docker(["login", "-u", "alice", "--password-stdin", &reg.host])
+        .stdin("nope\n")
+        .fails();
+    assert!(
+        r.err().contains("failed with status: 401 Unauthorized"),
+        "{}",
+        r.err()
+    );
+    d.docker(["login", "-u", "alice", "--password-stdin", &reg.host])
+        .stdin("s3cret\n")
+        .ok();
+    d.docker(["push", &img]).ok();
+    d.docker(["rmi", &img]).ok();
+    let out = d.berth(["pull", &img]).ok().out();
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+}
+
+#[test]
+fn credential_helper_and_registry_mirror() {
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    write_htpasswd(&htpasswd, &[("helper", "pw")]);
+    let reg = registry(&["--htpasswd", htpasswd.to_str().unwrap()]);
+    // A mirror for docker.io: an open registry on loopback.
+    let mirror = registry(&[]);
+    let config =
+        serde_json::json!({"registry-mirrors": [format!("http://{}", mirror.host)]}).to_string();
+    let d = TestDaemon::start_with_config(env!("CARGO_BIN_EXE_berth"), Some(&config));
+
+    // docker-credential-<name>: store/get/erase over one JSON file.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let store = dir.path().join("helper.json");
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in\n store) cat > {s} ;;\n get) read _; [ -f {s} ] && cat {s} || {{ echo 'credentials not found in native keychain'; exit 1; }} ;;\n erase) read _; rm -f {s} ;;\nesac\n",
+        s = store.display()
+    );
+    let helper = bin.join("docker-credential-testhelper");
+    std::fs::write(&helper, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = d.dir().join("docker-config/config.json");
+    std::fs::write(&cfg, r#"{"credsStore": "testhelper"}"#).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let r = d
+        .berth(["login", "-u", "helper", "--password-stdin", &reg.host])
+        .env("PATH", &path)
+        .stdin("pw\n")
+        .ok();
+    assert_eq!(r.out(), "Login Succeeded\n");
+    assert!(!r.err().contains("unencrypted"), "{}", r.err());
+    let stored: Value = serde_json::from_slice(&std::fs::read(&store).unwrap()).unwrap();
+    assert_eq!(stored["Username"], "helper");
+    assert_eq!(stored["Secret"], "pw");
+    assert!(!std::fs::read_to_string(&cfg).unwrap().contains("\"auth\""));
+
+    // Both CLIs get the credentials from the helper.
+    let img = format!("{}/helped/busybox:v1", reg.host);
+    import_busybox(&d, &img);
+    d.berth(["push", &img]).env("PATH", &path).ok();
+    d.docker(["push", &img]).env("PATH", &path).ok();
+    d.berth(["logout", &reg.host]).env("PATH", &path).ok();
+    assert!(!store.exists(), "erase ran");
+
+    // docker.io names go to the mirror.
+    let mirrored = format!("{}/library/mirrored:v1", mirror.host);
+    d.docker(["tag", &img, &mirrored]).ok();
+    d.docker(["push", &mirrored]).ok();
+    d.docker(["rmi", &mirrored, &img]).ok();
+    let out = d.docker(["pull", "mirrored:v1"]).ok().out();
+    assert!(
+        out.starts_with("v1: Pulling from library/mirrored\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("docker.io/library/mirrored:v1\n"), "{out}");
+    let v = inspect(&d, "mirrored:v1");
+    assert!(
+        v["RepoDigests"][0]
+            .as_str()
+            .is_some_and(|s| s.starts_with("mirrored@sha256:")),
+        "{v}"
+    );
+}
+
+fn chrono_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

@@ -1,78 +1,13 @@
-//! Volumes and mounts, end to end: the real docker CLI and the berth CLI against
-//! `berth daemon` — named, anonymous, bind (dir and file), tmpfs, `--volumes-from`,
-//! copy-up, read-only mounts, docker's errors, and reference counts that survive a
-//! daemon kill -9. Needs root (every berth test machine is).
+//! Volumes, end to end: the real docker CLI and the berth CLI against `berth daemon` —
+//! `volume create|ls|inspect|rm|prune`, anonymous volumes and `rm -v`, volumes with
+//! mount options, events, `system df`, and reference counts that survive a daemon
+//! kill -9. Needs root (every berth test machine is).
 
 mod common;
+mod volumes_env;
 
 use common::*;
-use std::path::Path;
-use std::time::Duration;
-
-/// A daemon with busybox; containers and volumes are removed on drop, and no mount
-/// under the test's dirs may be left behind.
-struct Env {
-    d: TestDaemon,
-}
-
-impl Env {
-    fn new() -> Env {
-        let d = daemon();
-        import_busybox(&d, "busybox");
-        Env { d }
-    }
-    fn docker(&self, args: &[&str]) -> Cmd {
-        self.d.docker(args).timeout(Duration::from_secs(60))
-    }
-    fn berth(&self, args: &[&str]) -> Cmd {
-        self.d.berth(args).timeout(Duration::from_secs(60))
-    }
-    fn volumes(&self) -> Vec<String> {
-        self.docker(&["volume", "ls", "-q"]).ok().lines()
-    }
-    /// An image whose `/data` holds content (owned 1000:1000, mode 0750, a symlink
-    /// out of the root) and that declares `VOLUME /vol`.
-    fn content_image(&self) {
-        self.docker(&[
-            "run",
-            "--name",
-            "prep",
-            "busybox",
-            "sh",
-            "-c",
-            "mkdir -p /data/sub /vol && echo hi > /data/sub/f && chmod 640 /data/sub/f && \
-             chown -R 1000:1000 /data && chmod 750 /data && ln -s /etc /data/esc && \
-             echo image-vol > /vol/seed",
-        ])
-        .ok();
-        self.docker(&["commit", "--change", "VOLUME /vol", "prep", "content"])
-            .ok();
-        self.docker(&["rm", "prep"]).ok();
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let ids = self.d.docker(["ps", "-aq"]).run().lines();
-        if !ids.is_empty() {
-            self.d.docker(["rm", "-f", "-v"]).args(ids).run();
-        }
-        let vols = self.d.docker(["volume", "ls", "-q"]).run().lines();
-        if !vols.is_empty() {
-            self.d.docker(["volume", "rm", "-f"]).args(vols).run();
-        }
-        if !std::thread::panicking() {
-            let root = self.d.dir().display().to_string();
-            let left: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
-                .unwrap_or_default()
-                .lines()
-                .filter(|l| l.contains(&root))
-                .map(String::from)
-                .collect();
-            assert!(left.is_empty(), "mounts left behind: {left:#?}");
-        }
-    }
-}
+use volumes_env::Env;
 
 #[test]
 fn volume_commands_match_docker() {
@@ -110,6 +45,14 @@ fn volume_commands_match_docker() {
         &["volume", "ls", "-f", "dangling=true", "-q"],
         &["volume", "ls", "-f", "driver=local", "-q"],
         &["volume", "ls", "-f", "bogus=1"],
+        &["volume", "ls", "--format", "json"],
+        &[
+            "volume",
+            "ls",
+            "--format",
+            "table {{.Name}}\t{{.Scope}}\t{{.Links}}\t{{.Group}}",
+        ],
+        &["inspect", "v2"],
         &["volume", "inspect", "web-data0"],
         &[
             "volume",
@@ -191,6 +134,12 @@ fn prune_takes_anonymous_volumes_unless_all() {
     }
     // Nothing to prune.
     assert_same_output(&e.d, &["volume", "prune", "-f"]);
+    // Before API 1.42 a prune took named volumes too.
+    e.docker(&["volume", "create", "old-api"]).ok();
+    let r = e.d.api("POST", "/v1.41/volumes/prune", None);
+    assert_eq!(r.status, 200);
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["VolumesDeleted"], serde_json::json!(["old-api"]));
 }
 
 #[test]
@@ -243,239 +192,6 @@ fn data_persists_and_in_use_volumes_are_not_removed() {
 }
 
 #[test]
-fn read_only_mounts_fail_with_erofs() {
-    let e = Env::new();
-    let host = e.d.scratch().join("ro");
-    std::fs::create_dir_all(&host).unwrap();
-    let bind = format!("{}:/b:ro", host.display());
-    for args in [
-        vec!["-v", "rov:/d:ro"],
-        vec!["--mount", "type=volume,source=rov,target=/d,readonly"],
-        vec!["-v", &bind],
-    ] {
-        let dir = if args[1].contains("/b") { "/b" } else { "/d" };
-        let mut cmd = vec!["run", "--rm"];
-        cmd.extend(args.iter().copied());
-        cmd.extend(["busybox", "sh", "-c"]);
-        let script = format!("touch {dir}/x 2>&1; echo rc=$?");
-        cmd.push(&script);
-        let o = e.docker(&cmd).ok();
-        assert_eq!(
-            o.out(),
-            format!("touch: {dir}/x: Read-only file system\nrc=1\n"),
-            "{args:?}"
-        );
-    }
-    assert!(std::fs::read_dir(&host).unwrap().next().is_none());
-}
-
-#[test]
-fn binds_of_dirs_and_single_files() {
-    let e = Env::new();
-    let dir = e.d.scratch().join("shared");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("in"), "from host\n").unwrap();
-    let file = e.d.scratch().join("one.conf");
-    std::fs::write(&file, "single\n").unwrap();
-    let v1 = format!("{}:/shared", dir.display());
-    let v2 = format!("{}:/etc/one.conf:ro", file.display());
-    let o = e
-        .docker(&[
-            "run",
-            "--rm",
-            "-v",
-            &v1,
-            "-v",
-            &v2,
-            "busybox",
-            "sh",
-            "-c",
-            "cat /shared/in /etc/one.conf && echo out > /shared/out",
-        ])
-        .ok();
-    assert_eq!(o.out(), "from host\nsingle\n");
-    assert_eq!(std::fs::read_to_string(dir.join("out")).unwrap(), "out\n");
-    // `-v` creates a missing host dir; `--mount type=bind` refuses it (nothing created).
-    let missing = e.d.scratch().join("made/by/v");
-    let v3 = format!("{}:/m", missing.display());
-    e.docker(&["run", "--rm", "-v", &v3, "busybox", "true"])
-        .ok();
-    assert!(missing.is_dir());
-    let gone = e.d.scratch().join("not-there");
-    for c in CLIS {
-        let m = format!("type=bind,source={},target=/m", gone.display());
-        let o = cli(&e.d, c, &["run", "--rm", "--mount", &m, "busybox", "true"]).run();
-        o.assert_code(125);
-        o.assert_stderr_contains(&format!(
-            "invalid mount config for type \"bind\": bind source path does not exist: {}",
-            gone.display()
-        ));
-    }
-    assert!(!gone.exists());
-    assert!(e.docker(&["ps", "-aq"]).ok().lines().is_empty());
-}
-
-#[test]
-fn bad_mount_specs_get_dockers_errors_and_create_nothing() {
-    let e = Env::new();
-    let vol = "includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path";
-    let cases: Vec<(Vec<&str>, String)> = vec![
-        (vec!["-v", "/tmp:rel"], "invalid volume specification: '/tmp:rel': invalid mount config for type \"bind\": invalid mount path: 'rel' mount path must be absolute".into()),
-        (vec!["-v", "/tmp:../x"], "invalid volume specification: '/tmp:../x': invalid mount config for type \"bind\": invalid mount path: '../x' mount path must be absolute".into()),
-        (vec!["-v", "/tmp:/"], "invalid volume specification: '/tmp:/': invalid mount config for type \"bind\": invalid specification: destination can't be '/'".into()),
-        (vec!["-v", "vv:/d/.."], "invalid volume specification: 'vv:/d/..': invalid mount config for type \"volume\": invalid specification: destination can't be '/'".into()),
-        (vec!["-v", "x@y:/data"], format!("create x@y: \"x@y\" {vol}")),
-        (vec!["-v", "/tmp:/d:bogus"], "invalid mode: bogus".into()),
-        (vec!["--mount", "type=bind,source=/tmp,target=rel"], "invalid mount config for type \"bind\": invalid mount path: 'rel' mount path must be absolute".into()),
-        (vec!["--mount", "type=volume,source=ok1,target=/"], "invalid mount config for type \"volume\": invalid specification: destination can't be '/'".into()),
-        (vec!["--mount", "type=volume,target=/d,readonly"], "invalid mount config for type \"volume\": must not set ReadOnly mode when using anonymous volumes".into()),
-        (vec!["-v", "ok2:/d", "-v", "/tmp:/d"], "Duplicate mount point: /d".into()),
-    ];
-    for (flags, want) in &cases {
-        for c in CLIS {
-            let mut args = vec!["run", "--rm"];
-            args.extend(flags.iter().copied());
-            args.extend(["busybox", "true"]);
-            let o = cli(&e.d, c, &args).run();
-            o.assert_code(125);
-            o.assert_stderr_contains(want);
-        }
-    }
-    assert!(e.docker(&["ps", "-aq"]).ok().lines().is_empty());
-    assert!(e.volumes().is_empty(), "{:?}", e.volumes());
-}
-
-#[test]
-fn copy_up_keeps_ownership_modes_and_links_unless_nocopy() {
-    let e = Env::new();
-    e.content_image();
-    let o = e
-        .docker(&[
-            "run",
-            "--rm",
-            "-v",
-            "filled:/data",
-            "content",
-            "sh",
-            "-c",
-            "stat -c '%n %u:%g %a' /data /data/sub/f && readlink /data/esc && cat /data/sub/f",
-        ])
-        .ok();
-    assert_eq!(
-        o.out(),
-        "/data 1000:1000 750\n/data/sub/f 1000:1000 640\n/etc\nhi\n"
-    );
-    let data = e.d.data_root().join("volumes/filled/_data");
-    assert_eq!(
-        std::fs::read_link(data.join("esc")).unwrap(),
-        Path::new("/etc")
-    );
-    // Only an empty volume is filled: what a container wrote stays.
-    e.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        "filled:/data",
-        "content",
-        "sh",
-        "-c",
-        "rm -r /data/sub && echo mine > /data/own",
-    ])
-    .ok();
-    let o = e
-        .docker(&[
-            "run",
-            "--rm",
-            "-v",
-            "filled:/data",
-            "content",
-            "ls",
-            "/data",
-        ])
-        .ok();
-    assert_eq!(o.lines(), vec!["esc", "own"]);
-    let o = e
-        .docker(&[
-            "run",
-            "--rm",
-            "-v",
-            "empty:/data:nocopy",
-            "content",
-            "ls",
-            "-A",
-            "/data",
-        ])
-        .ok();
-    assert_eq!(o.out(), "");
-    let o = e
-        .docker(&[
-            "run",
-            "--rm",
-            "--mount",
-            "type=volume,src=empty2,dst=/data,volume-nocopy",
-            "content",
-            "ls",
-            "-A",
-            "/data",
-        ])
-        .ok();
-    assert_eq!(o.out(), "");
-}
-
-/// Hostile image: `/data` is a symlink to an absolute path that exists on the host,
-/// and its content links out of the root. Copy-up and the mount resolve inside the
-/// container's root; nothing on the host is read or written.
-#[test]
-fn symlinks_in_images_and_volumes_never_escape() {
-    let e = Env::new();
-    let outside = e.d.scratch().join("outside");
-    std::fs::create_dir_all(&outside).unwrap();
-    std::fs::write(outside.join("secret"), "host\n").unwrap();
-    let script = format!(
-        "mkdir -p /inner && echo image > /inner/f && ln -s {0} /inner/esc && ln -s {0} /data",
-        outside.display()
-    );
-    e.docker(&["run", "--name", "prep", "busybox", "sh", "-c", &script])
-        .ok();
-    e.docker(&["commit", "prep", "hostile"]).ok();
-    e.docker(&["rm", "prep"]).ok();
-    // The mount target /data -> <host dir>: created inside the root instead.
-    e.docker(&[
-        "run",
-        "--rm",
-        "-v",
-        "h1:/data",
-        "hostile",
-        "sh",
-        "-c",
-        "echo in > /data/w",
-    ])
-    .ok();
-    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
-    // Copy-up of a tree with an escaping link copies the link, never its target.
-    let o = e
-        .docker(&[
-            "run",
-            "--rm",
-            "-v",
-            "h2:/inner",
-            "hostile",
-            "sh",
-            "-c",
-            "cat /inner/f; ls /inner/esc/ 2>&1 | head -1",
-        ])
-        .ok();
-    assert!(o.out().starts_with("image\n"), "{o}");
-    let vol = e.d.data_root().join("volumes/h2/_data");
-    assert_eq!(std::fs::read_link(vol.join("esc")).unwrap(), outside);
-    assert_eq!(
-        std::fs::read_to_string(outside.join("secret")).unwrap(),
-        "host\n"
-    );
-    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
-}
-
-#[test]
 fn anonymous_volumes_image_volumes_and_rm_v() {
     let e = Env::new();
     e.content_image();
@@ -525,95 +241,6 @@ fn anonymous_volumes_image_volumes_and_rm_v() {
     ])
     .ok();
     assert_eq!(e.volumes(), vec!["named"]);
-}
-
-#[test]
-fn volumes_from_tmpfs_and_ps() {
-    let e = Env::new();
-    e.docker(&[
-        "run",
-        "--name",
-        "src",
-        "-v",
-        "shared:/s",
-        "busybox",
-        "sh",
-        "-c",
-        "echo one > /s/f",
-    ])
-    .ok();
-    let o = e
-        .docker(&[
-            "run",
-            "--rm",
-            "--volumes-from",
-            "src:ro",
-            "busybox",
-            "sh",
-            "-c",
-            "cat /s/f; touch /s/x 2>&1",
-        ])
-        .run();
-    assert_eq!(o.out(), "one\ntouch: /s/x: Read-only file system\n");
-    let o = e
-        .docker(&[
-            "run",
-            "--rm",
-            "--volumes-from",
-            "src",
-            "busybox",
-            "sh",
-            "-c",
-            "echo two >> /s/f; cat /s/f",
-        ])
-        .ok();
-    assert_eq!(o.out(), "one\ntwo\n");
-    e.docker(&["run", "--rm", "--volumes-from", "nosuch", "busybox", "true"])
-        .fails()
-        .assert_stderr_contains("No such container: nosuch");
-    let o = e
-        .docker(&[
-            "run",
-            "--rm",
-            "--mount",
-            "type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=1770",
-            "busybox",
-            "sh",
-            "-c",
-            "stat -c %a /t; df -k /t | tail -1",
-        ])
-        .ok();
-    let lines = o.lines();
-    assert_eq!(lines[0], "1770");
-    assert!(
-        lines[1].starts_with("tmpfs") && lines[1].contains(" 1024 "),
-        "{o}"
-    );
-    for c in CLIS {
-        assert_eq!(
-            cli(
-                &e.d,
-                c,
-                &[
-                    "ps",
-                    "-a",
-                    "--filter",
-                    "volume=shared",
-                    "--format",
-                    "{{.Names}} {{.Mounts}}"
-                ]
-            )
-            .ok()
-            .out(),
-            "src shared\n"
-        );
-        assert_eq!(
-            cli(&e.d, c, &["ps", "-a", "-q", "--filter", "volume=/nothing"])
-                .ok()
-                .out(),
-            ""
-        );
-    }
 }
 
 #[test]
@@ -682,4 +309,97 @@ fn chrono_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+fn mounted(d: &TestDaemon, name: &str) -> bool {
+    let p = d.data_root().join(format!("volumes/{name}/_data"));
+    let want = format!(" {} ", p.display());
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(&want))
+}
+
+/// `--opt type=tmpfs|none,device=,o=`: mounted by the first container that uses the
+/// volume, unmounted when the last one stops (docker's local driver).
+#[test]
+fn volumes_with_mount_options_are_mounted_while_used() {
+    let e = Env::new();
+    e.docker(&[
+        "volume",
+        "create",
+        "-o",
+        "type=tmpfs",
+        "-o",
+        "device=tmpfs",
+        "-o",
+        "o=size=1m",
+        "tv",
+    ])
+    .ok();
+    let o = e
+        .docker(&["volume", "inspect", "-f", "{{json .Options}}", "tv"])
+        .ok();
+    assert_eq!(
+        o.out(),
+        "{\"device\":\"tmpfs\",\"o\":\"size=1m\",\"type\":\"tmpfs\"}\n"
+    );
+    let host = e.d.scratch().join("dev");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("h"), "host file\n").unwrap();
+    let dev = format!("device={}", host.display());
+    e.docker(&[
+        "volume",
+        "create",
+        "-o",
+        "type=none",
+        "-o",
+        "o=bind",
+        "-o",
+        &dev,
+        "bv",
+    ])
+    .ok();
+    assert!(!mounted(&e.d, "tv"));
+    e.docker(&[
+        "run", "-d", "--name", "u1", "-v", "tv:/t", "-v", "bv:/b", "busybox", "sleep", "60",
+    ])
+    .ok();
+    e.docker(&[
+        "run", "-d", "--name", "u2", "-v", "tv:/t", "busybox", "sleep", "60",
+    ])
+    .ok();
+    assert!(mounted(&e.d, "tv") && mounted(&e.d, "bv"));
+    e.docker(&["exec", "u1", "sh", "-c", "echo shared > /t/x"])
+        .ok();
+    let o = e
+        .docker(&["exec", "u2", "sh", "-c", "cat /t/x; df -k /t | tail -1"])
+        .ok();
+    let lines = o.lines();
+    assert_eq!(lines[0], "shared");
+    assert!(
+        lines[1].starts_with("tmpfs") && lines[1].contains(" 1024 "),
+        "{o}"
+    );
+    let o = e.docker(&["exec", "u1", "cat", "/b/h"]).ok();
+    assert_eq!(o.out(), "host file\n");
+    e.docker(&["rm", "-f", "u1"]).ok();
+    assert!(mounted(&e.d, "tv") && !mounted(&e.d, "bv"));
+    e.docker(&["rm", "-f", "u2"]).ok();
+    assert!(!mounted(&e.d, "tv"));
+    // Volumes with options are never pruned (docker's rule), even with --all.
+    e.docker(&["volume", "prune", "-a", "-f"]).ok();
+    assert_eq!(e.volumes(), vec!["bv", "tv"]);
+    for (opts, want) in [
+        (&["-o", "foo=1"][..], "create bad: invalid option: \"foo\""),
+        (
+            &["-o", "type=tmpfs"],
+            "create bad: missing required option: \"device\"",
+        ),
+    ] {
+        let mut args = vec!["volume", "create"];
+        args.extend(opts);
+        args.push("bad");
+        e.docker(&args).fails().assert_stderr_contains(want);
+    }
 }

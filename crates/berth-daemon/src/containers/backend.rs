@@ -62,11 +62,15 @@ pub trait ContainerBackend: Send + Sync + 'static {
     fn exec_wait<'a>(&'a self, id: &'a str, max: Duration) -> BoxFuture<'a, ()>;
     fn exec_resize<'a>(&'a self, id: &'a str, height: u16, width: u16)
     -> BoxFuture<'a, Result<()>>;
-    /// The container's merged tree for `cp` (blocking: may mount it temporarily).
+    /// The container's merged tree for `export` (blocking: may mount it temporarily).
     fn fs_root(&self, _name: &str) -> Result<super::fs::FsRoot> {
         Err(crate::error::Error::not_implemented(
             "no container filesystems",
         ))
+    }
+    /// The tree `cp` works on: [`ContainerBackend::fs_root`] with volumes and binds.
+    fn fs_root_cp(&self, name: &str) -> Result<super::fs::FsRoot> {
+        self.fs_root(name)
     }
     /// `docker commit` (blocking): the new image's id.
     fn commit(&self, _name: &str, _q: &super::fs::CommitQuery) -> Result<String> {
@@ -88,6 +92,9 @@ pub struct ContainerService(pub Arc<ContainerManager>);
 impl ContainerBackend for ContainerService {
     fn fs_root(&self, name: &str) -> Result<super::fs::FsRoot> {
         self.0.fs_root(name)
+    }
+    fn fs_root_cp(&self, name: &str) -> Result<super::fs::FsRoot> {
+        self.0.fs_root_for_cp(name)
     }
     fn changes(&self, name: &str) -> Result<Vec<(String, u8)>> {
         self.0.changes(name)

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 /// unmounted on drop.
 pub struct FsRoot {
     pub path: PathBuf,
-    temp: bool,
+    pub(crate) temp: bool,
 }
 
 impl Drop for FsRoot {

@@ -283,6 +283,58 @@ impl ContainerManager {
         Ok(())
     }
 
+    /// After a restart: shims the last daemon left without a container to serve. A
+    /// daemon killed between the shim's launch and `start` leaves a created container
+    /// (record: `created`) whose shim waits forever; it is killed and its rootfs
+    /// unmounted. Exec shims outlive their daemon's records: finished ones have their
+    /// state dir removed, running ones are left to finish and cleaned up after.
+    pub(crate) async fn reap_orphan_shims(self: &Arc<Self>) {
+        let stale: Vec<String> = {
+            let idx = self.lock();
+            idx.by_id
+                .values()
+                .filter(|e| !e.rec.state.status.is_active())
+                .map(|e| e.rec.id.clone())
+                .filter(|id| self.state_dir(id).exists())
+                .collect()
+        };
+        for id in stale {
+            let sd = self.state_dir(&id);
+            let kill = Request::Kill {
+                signal: libc::SIGKILL,
+                all: true,
+            };
+            if shim::call(&sd, &kill).await.is_ok() {
+                tracing::info!(container = %id, "killing the shim of an interrupted start");
+                // The shim ends once its process is reaped; bounded wait.
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    shim::call_conn(&sd, &Request::Wait),
+                )
+                .await;
+                for _ in 0..50 {
+                    if !shim::socket(&sd).exists() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            self.cleanup_after_exit(&id);
+        }
+        let Ok(rd) = std::fs::read_dir(self.opts.exec_root.join("x")) else {
+            return;
+        };
+        for dir in rd.flatten().map(|e| e.path()) {
+            tokio::spawn(async move {
+                // Answers when the exec ends (at once if it already has); then the
+                // dir only holds the exit file.
+                let _ = shim::call_conn(&dir, &Request::Wait).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let _ = std::fs::remove_dir_all(&dir);
+            });
+        }
+    }
+
     /// `POST /containers/{id}/resize`.
     pub async fn resize(&self, name: &str, height: u16, width: u16) -> Result<()> {
         let rec = self.get(name)?;

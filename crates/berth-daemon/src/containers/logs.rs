@@ -195,7 +195,7 @@ fn parse_size(s: &str) -> Option<u64> {
         "t" | "tb" => 1e12,
         _ => return None,
     };
-    (num >= 0.0).then(|| (num * mult) as u64)
+    (num >= 0.0).then_some((num * mult) as u64)
 }
 
 #[derive(Deserialize)]

@@ -174,6 +174,7 @@ impl ContainerManager {
                 }
             }
         }
+        self.reap_orphan_shims().await;
     }
 
     /// Finds a container by full id, name, or unique id prefix.

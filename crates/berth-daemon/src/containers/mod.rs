@@ -19,6 +19,7 @@ mod list;
 mod logs;
 mod manager;
 mod mounts;
+mod mounts_cp;
 mod mounts_run;
 mod network;
 pub(crate) use network::endpoint_request;
@@ -35,6 +36,7 @@ pub(crate) use fs::{
     base_name as fs_base_name, export_tar as fs_export_tar, extract as fs_extract, stat as fs_stat,
     write_tar as fs_write_tar,
 };
+pub(crate) use fs::diff_tar as fs_diff_tar;
 pub use logs::LogOptions;
 pub use manager::{AttachTarget, ContainerManager, ManagerOptions, WaitCondition};
 pub use record::{Record, Status};

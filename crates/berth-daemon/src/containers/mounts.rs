@@ -52,6 +52,12 @@ pub struct MountPoint {
     /// tmpfs data options (`size=1m,mode=1770`).
     #[serde(default)]
     pub tmpfs: String,
+    /// `bind-recursive=disabled`: submounts of the source are not carried over.
+    #[serde(default)]
+    pub non_recursive: bool,
+    /// `bind-recursive=writable`: read-only at the top only (docker 24's behaviour).
+    #[serde(default)]
+    pub ro_non_recursive: bool,
 }
 
 /// A volume the plan needs (named, or anonymous when `name` is empty).
@@ -157,6 +163,9 @@ struct ApiMount {
 struct ApiBindOptions {
     propagation: String,
     create_mountpoint: bool,
+    non_recursive: bool,
+    read_only_non_recursive: bool,
+    read_only_force_recursive: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -268,9 +277,24 @@ fn parse_api_mount(raw: &Value, bind_must_exist: bool) -> Result<Planned> {
                     m.source
                 )));
             }
+            let b = m.bind_options.as_ref();
+            let flag = |f: fn(&ApiBindOptions) -> bool| b.is_some_and(f);
+            // moby's wording for these (checked at start there, at create here).
+            if flag(|b| b.read_only_non_recursive) && !m.read_only {
+                return Err(Error::invalid(
+                    "mount options conflict: !ReadOnly && BindOptions.ReadOnlyNonRecursive",
+                ));
+            }
+            if flag(|b| b.read_only_force_recursive) && !m.read_only {
+                return Err(Error::invalid(
+                    "mount options conflict: !ReadOnly && BindOptions.ReadOnlyForceRecursive",
+                ));
+            }
             mp.source = clean(&m.source);
             mp.propagation = if prop.is_empty() { "rprivate" } else { prop }.into();
             mp.skip_create = !create;
+            mp.non_recursive = flag(|b| b.non_recursive);
+            mp.ro_non_recursive = flag(|b| b.read_only_non_recursive);
         }
         "volume" => {
             if m.bind_options.is_some() {

@@ -93,6 +93,19 @@ impl ContainerManager {
     }
 
     fn setup_inner(&self, rec: &Record, rootfs: &Path) -> Result<Vec<Mount>> {
+        let out = self.oci_mounts(rec, rootfs)?;
+        // Copy-up happens once per container, as docker does it once at create.
+        if rec.mount_points.iter().any(|m| m.copy_data) {
+            let _ = self.update(&rec.id, |e| {
+                for m in &mut e.rec.mount_points {
+                    m.copy_data = false;
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    fn oci_mounts(&self, rec: &Record, rootfs: &Path) -> Result<Vec<Mount>> {
         // Recursive read-only needs mount_setattr (Linux 5.12).
         let rro = self.host.kernel >= (5, 12);
         let mut out = Vec::new();
@@ -158,10 +171,11 @@ impl ContainerManager {
             } else {
                 m.propagation.as_str()
             };
-            let mut options = vec!["rbind".to_string(), prop.to_string()];
+            let bind = if m.non_recursive { "bind" } else { "rbind" };
+            let mut options = vec![bind.to_string(), prop.to_string()];
             if !m.rw {
                 options.push("ro".into());
-                if rro {
+                if rro && !m.ro_non_recursive && !m.non_recursive {
                     options.push("rro".into());
                 }
             }
@@ -225,7 +239,7 @@ impl ContainerManager {
 /// returned as a path in the container, so the runtime meets no symlink on the way.
 /// Safe to create: every existing component was resolved inside the root, and the
 /// container has not started, so nothing can swap one meanwhile.
-fn prepare_target(rootfs: &Path, dest: &str, is_dir: bool) -> Result<String> {
+pub(super) fn prepare_target(rootfs: &Path, dest: &str, is_dir: bool) -> Result<String> {
     let io = |e: std::io::Error| Error::internal(format!("prepare mount target {dest}: {e}"));
     let real = berth_stdx::rootpath::resolve_in_root(rootfs, Path::new(dest)).map_err(io)?;
     let dir = if is_dir {

@@ -16,6 +16,36 @@ use super::record::{Record, Status};
 use crate::error::{Error, Result};
 use crate::networks::{EndpointRequest, NetworkManager, PortRequest};
 
+/// The container's DNS options (its flags, else the daemon's) and the host's
+/// resolv.conf.
+fn dns_options(
+    rec: &Record,
+    cfg: &crate::networks::NetConfig,
+) -> (berth_net::resolv::DnsOptions, berth_net::resolv::ResolvConf) {
+    let pick = |k: &str, d: &[String]| {
+        let v = strs(rec.host_config.get(k));
+        if v.is_empty() { d.to_vec() } else { v }
+    };
+    let mut servers: Vec<IpAddr> = strs(rec.host_config.get("Dns"))
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    if servers.is_empty() {
+        servers = cfg.dns.clone();
+    }
+    let host = berth_net::resolv::ResolvConf::parse(
+        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+    );
+    (
+        berth_net::resolv::DnsOptions {
+            servers,
+            search: pick("DnsSearch", &cfg.dns_search),
+            options: pick("DnsOptions", &cfg.dns_opts),
+        },
+        host,
+    )
+}
+
 /// `NetworkMode` values that share another namespace instead of joining networks.
 fn shares_namespace(mode: &str) -> bool {
     mode == "host" || mode == "none" || mode.starts_with("container:")
@@ -54,8 +84,8 @@ pub(crate) fn port_requests(rec: &Record) -> Result<Vec<PortRequest>> {
     let mut bound = std::collections::BTreeSet::new();
     let parse_key = |k: &str| -> Result<(u16, Proto)> {
         let (port, proto) = k.split_once('/').unwrap_or((k, "tcp"));
-        let proto = Proto::parse(proto)
-            .ok_or_else(|| Error::invalid(format!("invalid proto: {proto}")))?;
+        let proto =
+            Proto::parse(proto).ok_or_else(|| Error::invalid(format!("invalid proto: {proto}")))?;
         let port = port
             .parse::<u16>()
             .ok()
@@ -63,7 +93,11 @@ pub(crate) fn port_requests(rec: &Record) -> Result<Vec<PortRequest>> {
             .ok_or_else(|| Error::invalid(format!("invalid port specification: {k:?}")))?;
         Ok((port, proto))
     };
-    if let Some(m) = rec.host_config.get("PortBindings").and_then(Value::as_object) {
+    if let Some(m) = rec
+        .host_config
+        .get("PortBindings")
+        .and_then(Value::as_object)
+    {
         for (k, v) in m {
             let (cport, proto) = parse_key(k)?;
             for b in v.as_array().into_iter().flatten() {
@@ -74,14 +108,14 @@ pub(crate) fn port_requests(rec: &Record) -> Result<Vec<PortRequest>> {
                 let host_ip = if hip.is_empty() {
                     None
                 } else {
-                    Some(hip.parse::<Ipv4Addr>().map_err(|_| {
-                        Error::invalid(format!("invalid IP address: {hip}"))
-                    })?)
+                    Some(
+                        hip.parse::<Ipv4Addr>()
+                            .map_err(|_| Error::invalid(format!("invalid IP address: {hip}")))?,
+                    )
                 };
                 let hp = b.get("HostPort").and_then(Value::as_str).unwrap_or("");
-                let host_range = berth_net::ports::parse_host_port(hp).map_err(|_| {
-                    Error::invalid(format!("invalid port specification: {hp:?}"))
-                })?;
+                let host_range = berth_net::ports::parse_host_port(hp)
+                    .map_err(|_| Error::invalid(format!("invalid port specification: {hp:?}")))?;
                 bound.insert((cport, proto));
                 out.push(PortRequest {
                     proto,
@@ -115,6 +149,17 @@ impl ContainerManager {
         self.net.get()
     }
 
+    /// The network mode in effect: with the default bridge disabled (`--bridge none`)
+    /// a container on the default network gets only loopback, as with dockerd.
+    fn effective_mode(&self, rec: &Record) -> String {
+        let mode = rec.hc_str("NetworkMode");
+        let default = matches!(mode, "" | "default" | "bridge");
+        match self.networks() {
+            Some(n) if default && n.cfg.bridge.is_none() => "none".into(),
+            _ => mode.to_string(),
+        }
+    }
+
     pub(crate) fn network_manager(&self) -> Option<Arc<NetworkManager>> {
         self.net.get().cloned()
     }
@@ -142,7 +187,7 @@ impl ContainerManager {
 
     /// At create: checks the network mode and records the container's attachments.
     pub(crate) fn net_on_create(&self, rec: &Record, networking: Option<&Value>) -> Result<()> {
-        let mode = rec.hc_str("NetworkMode").to_string();
+        let mode = self.effective_mode(rec);
         if let Some(other) = mode.strip_prefix("container:") {
             self.get(other)?;
         }
@@ -182,7 +227,8 @@ impl ContainerManager {
 
     /// The namespace the OCI spec names for `rec`.
     pub(crate) fn net_namespace(&self, rec: &Record) -> Result<NetworkNamespace> {
-        let mode = rec.hc_str("NetworkMode");
+        let mode = self.effective_mode(rec);
+        let mode = mode.as_str();
         if mode == "host" {
             return Ok(NetworkNamespace::Host);
         }
@@ -232,9 +278,7 @@ impl ContainerManager {
             if o.state.status != Status::Running {
                 return Err(Error::invalid(format!(
                     "Cannot link to a non running container: {} AS {}/{}",
-                    o.name,
-                    rec.name,
-                    alias
+                    o.name, rec.name, alias
                 )));
             }
             out.push((alias, o));
@@ -299,7 +343,7 @@ impl ContainerManager {
     /// After the bundle is written: namespace, interfaces and ports, then the
     /// container's `/etc/hosts` and resolv.conf (blocking).
     pub(crate) fn net_setup(&self, dir: &Path, rec: &Record) -> Result<()> {
-        let mode = rec.hc_str("NetworkMode").to_string();
+        let mode = self.effective_mode(rec);
         let Some(n) = self.networks().cloned() else {
             return Ok(());
         };
@@ -310,9 +354,15 @@ impl ContainerManager {
             Default::default()
         } else {
             let ports = port_requests(rec)?;
-            n.start_container(&rec.id, &rec.name, &mode, &ports)?
+            let (opts, host) = dns_options(rec, &n.cfg);
+            let upstreams: Vec<IpAddr> = berth_net::resolv::upstreams(&host, &opts)
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .collect();
+            n.start_container(&rec.id, &rec.name, &mode, &ports, &upstreams)?
         };
-        let res = self.write_net_files(dir, rec, &n, view.ip);
+        let embedded = view.user_defined && n.embedded_dns;
+        let res = self.write_net_files(dir, rec, &n, view.ip, embedded);
         if res.is_err() && mode != "none" {
             n.stop_container(&rec.id);
         }
@@ -325,6 +375,7 @@ impl ContainerManager {
         rec: &Record,
         n: &NetworkManager,
         ip: Option<Ipv4Addr>,
+        embedded: bool,
     ) -> Result<()> {
         let mut extra: Vec<(String, IpAddr)> = Vec::new();
         for h in strs(rec.host_config.get("ExtraHosts")) {
@@ -369,35 +420,15 @@ impl ContainerManager {
         });
         let io = |e: std::io::Error| Error::internal(format!("write container files: {e}"));
         std::fs::write(dir.join("hosts"), hosts).map_err(io)?;
-        let cfg = &n.cfg;
+        let (opts, host) = dns_options(rec, &n.cfg);
         let has = |k: &str| !strs(rec.host_config.get(k)).is_empty();
-        if (!cfg.dns.is_empty() && !has("Dns"))
+        let cfg = &n.cfg;
+        if embedded
+            || (!cfg.dns.is_empty() && !has("Dns"))
             || (!cfg.dns_search.is_empty() && !has("DnsSearch"))
             || (!cfg.dns_opts.is_empty() && !has("DnsOptions"))
         {
-            let pick = |k: &str, d: &[String]| {
-                let v = strs(rec.host_config.get(k));
-                if v.is_empty() { d.to_vec() } else { v }
-            };
-            let servers: Vec<IpAddr> = {
-                let v: Vec<IpAddr> = strs(rec.host_config.get("Dns"))
-                    .iter()
-                    .filter_map(|s| s.parse().ok())
-                    .collect();
-                if v.is_empty() { cfg.dns.clone() } else { v }
-            };
-            let host = berth_net::resolv::ResolvConf::parse(
-                &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-            );
-            let r = berth_net::resolv::for_container(
-                &host,
-                &berth_net::resolv::DnsOptions {
-                    servers,
-                    search: pick("DnsSearch", &cfg.dns_search),
-                    options: pick("DnsOptions", &cfg.dns_opts),
-                },
-                false,
-            );
+            let r = berth_net::resolv::for_container(&host, &opts, embedded);
             std::fs::write(dir.join("resolv.conf"), r.render()).map_err(io)?;
         }
         Ok(())
@@ -482,7 +513,13 @@ impl ContainerManager {
                     }
                 }
                 if net.is_default_bridge() {
-                    for k in ["EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "MacAddress"] {
+                    for k in [
+                        "EndpointID",
+                        "Gateway",
+                        "IPAddress",
+                        "IPPrefixLen",
+                        "MacAddress",
+                    ] {
                         top.insert(k.to_string(), v[k].clone());
                     }
                 }

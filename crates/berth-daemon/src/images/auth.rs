@@ -58,7 +58,12 @@ impl Registries {
         let strings = |k: &str| -> Vec<String> {
             file.get(k)
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let certs = strings("certs-dirs");
@@ -181,9 +186,9 @@ mod tests {
         assert_eq!(decode_auth(Some("e30=")), Credentials::default());
         assert_eq!(decode_auth(None), Credentials::default());
         assert_eq!(decode_auth(Some("!!!not base64")), Credentials::default());
-        let c = decode_auth(Some(&STANDARD.encode(
-            format!(r#"{{"auth":"{}"}}"#, STANDARD.encode("a:b")),
-        )));
+        let c = decode_auth(Some(
+            &STANDARD.encode(format!(r#"{{"auth":"{}"}}"#, STANDARD.encode("a:b"))),
+        ));
         assert_eq!((c.username.as_str(), c.password.as_str()), ("a", "b"));
     }
 
@@ -200,6 +205,9 @@ mod tests {
             split_search_term("library/busybox"),
             ("docker.io".into(), "library/busybox".into())
         );
-        assert_eq!(split_search_term("busybox"), ("docker.io".into(), "busybox".into()));
+        assert_eq!(
+            split_search_term("busybox"),
+            ("docker.io".into(), "busybox".into())
+        );
     }
 }

@@ -47,14 +47,21 @@ fn wanted_platform(p: Option<&str>) -> Result<(String, String, Option<String>)> 
     match parts.as_slice() {
         [os] => Ok((os.to_lowercase(), host_arch.into(), None)),
         [os, arch] => Ok((os.to_lowercase(), arch.to_lowercase(), None)),
-        [os, arch, v] => Ok((os.to_lowercase(), arch.to_lowercase(), Some(v.to_lowercase()))),
+        [os, arch, v] => Ok((
+            os.to_lowercase(),
+            arch.to_lowercase(),
+            Some(v.to_lowercase()),
+        )),
         _ => Err(Error::invalid(format!(
             "\"{p}\": unknown operating system or architecture: invalid argument"
         ))),
     }
 }
 
-fn platform_matches(d: &Descriptor, (os, arch, variant): &(String, String, Option<String>)) -> bool {
+fn platform_matches(
+    d: &Descriptor,
+    (os, arch, variant): &(String, String, Option<String>),
+) -> bool {
     let Some(p) = &d.platform else {
         return false;
     };
@@ -81,32 +88,23 @@ impl Registries {
     pub async fn pull(&self, req: PullRequest, out: Sink) -> Result<()> {
         let r = pull_reference(&req.image, &req.tag)?;
         let platform = wanted_platform(req.platform.as_deref())?;
+        let explicit = req.platform.as_deref().is_some_and(|p| !p.is_empty());
         let repo = Repo::connect(&self.cfg, r.domain(), r.path(), req.creds.clone(), false)
             .await
             .map_err(|e| self.denied(&r, e))?;
         if r.tag().is_none() && r.digest().is_none() {
             // `pull -a`: every tag, one after the other.
             let tags = repo.list_tags().await.map_err(|e| self.denied(&r, e))?;
+            let mut fresh = false;
             for t in tags {
                 let tr = r.with_tag(&t)?;
-                self.pull_one(&repo, &tr, &platform, &out).await?;
+                fresh |= self.pull_one(&repo, &tr, &platform, explicit, &out).await?;
             }
-            out(Progress::Status(format!(
-                "Status: Downloaded newer images for {}",
-                r.familiar_name()
-            )));
+            out(Progress::Status(status_line(fresh, &r.familiar_name())));
             return Ok(());
         }
-        let fresh = self.pull_one(&repo, &r, &platform, &out).await?;
-        out(Progress::Status(format!(
-            "Status: {} for {}",
-            if fresh {
-                "Downloaded newer image"
-            } else {
-                "Image is up to date"
-            },
-            r.familiar()
-        )));
+        let fresh = self.pull_one(&repo, &r, &platform, explicit, &out).await?;
+        out(Progress::Status(status_line(fresh, &r.familiar())));
         Ok(())
     }
 
@@ -132,6 +130,7 @@ impl Registries {
         repo: &Repo,
         r: &Reference,
         platform: &(String, String, Option<String>),
+        explicit_platform: bool,
         out: &Sink,
     ) -> Result<bool> {
         let reference = r
@@ -139,14 +138,17 @@ impl Registries {
             .map(|d| d.to_string())
             .or_else(|| r.tag().map(String::from))
             .unwrap_or_else(|| "latest".into());
-        let top = repo.get_manifest(&reference).await.map_err(|e| match e.kind {
-            berth_registry::client::ErrorKind::NotFound => Error::not_found(format!(
-                "manifest for {} not found: {}",
-                r.familiar(),
-                e.message
-            )),
-            _ => self.denied(r, e),
-        })?;
+        let top = repo
+            .get_manifest(&reference)
+            .await
+            .map_err(|e| match e.kind {
+                berth_registry::client::ErrorKind::NotFound => Error::not_found(format!(
+                    "manifest for {} not found: {}",
+                    r.familiar(),
+                    e.message
+                )),
+                _ => self.denied(r, e),
+            })?;
         let mut m = top.clone();
         if classify_manifest(&m.media_type, &m.bytes) == ManifestKind::Index {
             let idx: Index = serde_json::from_slice(&m.bytes)
@@ -199,7 +201,10 @@ impl Registries {
         }
         let os = cfg["os"].as_str().unwrap_or("");
         let arch = cfg["architecture"].as_str().unwrap_or("");
-        if (os, arch) != (platform.0.as_str(), platform.1.as_str())
+        // Only a platform the user asked for is enforced on a single manifest; by
+        // default docker pulls it (and warns when it is run).
+        if explicit_platform
+            && (os, arch) != (platform.0.as_str(), platform.1.as_str())
             && !os.is_empty()
             && classify_manifest(&top.media_type, &top.bytes) == ManifestKind::Image
         {
@@ -308,9 +313,7 @@ impl Registries {
     ) -> Result<()> {
         let short = layer.digest.hex()[..12].to_string();
         let resp = repo.get_blob(&layer.digest).await.map_err(registry_error)?;
-        let total = resp
-            .content_length()
-            .unwrap_or(layer.size.max(0) as u64);
+        let total = resp.content_length().unwrap_or(layer.size.max(0) as u64);
         let stream = resp.bytes_stream().map(|r| {
             r.map_err(|e| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.to_string()))
         });
@@ -353,6 +356,15 @@ impl Registries {
             status: "Pull complete".into(),
         });
         Ok(())
+    }
+}
+
+/// docker's last line of a pull.
+fn status_line(fresh: bool, name: &str) -> String {
+    if fresh {
+        format!("Status: Downloaded newer image for {name}")
+    } else {
+        format!("Status: Image is up to date for {name}")
     }
 }
 

@@ -53,8 +53,12 @@ impl Registries {
     /// when `tag` is empty). Docker's error when there is none.
     pub fn push_targets(&self, name: &str, tag: &str) -> Result<Vec<PushTarget>> {
         let r = Reference::parse_no_default_tag(name)?;
-        let missing =
-            || Error::not_found(format!("An image does not exist locally with the tag: {}", r.familiar_name()));
+        let missing = || {
+            Error::not_found(format!(
+                "An image does not exist locally with the tag: {}",
+                r.familiar_name()
+            ))
+        };
         if !tag.is_empty() {
             let tr = r.name_only().with_tag(tag)?;
             let img = self.store.resolve(&tr.to_string()).map_err(|_| missing())?;
@@ -91,7 +95,12 @@ impl Registries {
         Ok(out)
     }
 
-    pub async fn push(&self, targets: Vec<PushTarget>, creds: Credentials, out: Sink) -> Result<()> {
+    pub async fn push(
+        &self,
+        targets: Vec<PushTarget>,
+        creds: Credentials,
+        out: Sink,
+    ) -> Result<()> {
         let Some(first) = targets.first() else {
             return Ok(());
         };
@@ -148,10 +157,9 @@ impl Registries {
             digest: digest.to_string(),
             size: bytes.len() as u64,
         });
-        let _ = self.store.add_repo_digest(
-            &t.id,
-            &format!("{}@{digest}", t.reference.familiar_name()),
-        );
+        let _ = self
+            .store
+            .add_repo_digest(&t.id, &format!("{}@{digest}", t.reference.familiar_name()));
         self.events.image(
             "push",
             &t.reference.familiar(),
@@ -211,7 +219,13 @@ impl Registries {
         (mt.to_string(), buf)
     }
 
-    async fn push_layer(&self, repo: &Repo, diff: Digest, tar_size: u64, out: &Sink) -> Result<Pushed> {
+    async fn push_layer(
+        &self,
+        repo: &Repo,
+        diff: Digest,
+        tar_size: u64,
+        out: &Sink,
+    ) -> Result<Pushed> {
         let diff = &diff;
         let short = diff.hex()[..12].to_string();
         let say = |s: String| {
@@ -256,9 +270,10 @@ impl Registries {
             None => repo.start_upload().await.map_err(client_err)?,
         };
         let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(8);
-        let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        }));
+        let body =
+            reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            }));
         let (store, d, sink, id) = (self.store.clone(), diff.clone(), out.clone(), short.clone());
         let producer = tokio::task::spawn_blocking(move || -> Result<(Digest, u64)> {
             let f = store.open_layer(&d)?;

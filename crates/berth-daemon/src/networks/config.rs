@@ -137,7 +137,9 @@ impl NetConfig {
                 .parse()
                 .map_err(|_| format!("invalid bip: {b}: expected an address in CIDR form"))?;
             if net.addr() == net.network() || net.prefix_len() > 30 {
-                return Err(format!("invalid bip: {b}: the address must be a host address"));
+                return Err(format!(
+                    "invalid bip: {b}: the address must be a host address"
+                ));
             }
             c.bip = Some(net);
         }
@@ -149,14 +151,18 @@ impl NetConfig {
             );
         }
         if let Some(v) = file.get("default-address-pools") {
-            let arr = v
-                .as_array()
-                .ok_or("default-address-pools must be a list")?;
+            let arr = v.as_array().ok_or("default-address-pools must be a list")?;
             c.pools = arr
                 .iter()
                 .map(|p| {
-                    let base = p.get("base").and_then(Value::as_str).and_then(|b| b.parse().ok());
-                    let size = p.get("size").and_then(Value::as_u64).and_then(|n| u8::try_from(n).ok());
+                    let base = p
+                        .get("base")
+                        .and_then(Value::as_str)
+                        .and_then(|b| b.parse().ok());
+                    let size = p
+                        .get("size")
+                        .and_then(Value::as_u64)
+                        .and_then(|n| u8::try_from(n).ok());
                     pool(base, size, &p.to_string())
                 })
                 .collect::<Result<_, _>>()?;
@@ -253,11 +259,20 @@ mod tests {
             (json!({"bip": "10.9.0.0/24"}), "invalid bip"),
             (json!({"bip": "nonsense"}), "invalid bip"),
             (json!({"bridge": "a/b"}), "invalid bridge name"),
-            (json!({"bridge": "waytoolongbridgename"}), "invalid bridge name"),
+            (
+                json!({"bridge": "waytoolongbridgename"}),
+                "invalid bridge name",
+            ),
             (json!({"mtu": 10}), "invalid mtu"),
-            (json!({"default-address-pools": [{"base": "x"}]}), "invalid default address pool"),
+            (
+                json!({"default-address-pools": [{"base": "x"}]}),
+                "invalid default address pool",
+            ),
             (json!({"icc": "maybe"}), "icc must be a boolean"),
-            (json!({"x-berth-nft-table": "a;b"}), "invalid nftables table name"),
+            (
+                json!({"x-berth-nft-table": "a;b"}),
+                "invalid nftables table name",
+            ),
         ] {
             let e = parse(v.clone()).unwrap_err();
             assert!(e.contains(want), "{v}: {e}");

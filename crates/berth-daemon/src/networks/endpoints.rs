@@ -170,6 +170,7 @@ impl NetworkManager {
         name: &str,
         mode: &str,
         ports: &[PortRequest],
+        upstreams: &[std::net::IpAddr],
     ) -> Result<ContainerNet> {
         let mut st = self.lock();
         let mut ids = self.container_net_ids(&st, cid, mode);
@@ -188,12 +189,35 @@ impl NetworkManager {
             ids.push(id);
         }
         let netns = self.netns_path(cid);
+        let t0 = std::time::Instant::now();
         if let Err(e) = self.ops.create_netns(&netns) {
             return Err(Error::internal(format!(
                 "failed to set up container networking: {e}"
             )));
         }
-        let res = self.start_locked(&mut st, cid, &ids, ports);
+        let t1 = t0.elapsed();
+        let res = self
+            .start_locked(&mut st, cid, &ids, ports)
+            .and_then(|view| {
+                for id in &ids {
+                    if let Some(a) = st
+                        .nets
+                        .get_mut(id)
+                        .and_then(|n| n.endpoints.get_mut(cid))
+                        .and_then(|e| e.active.as_mut())
+                    {
+                        a.upstreams = upstreams.to_vec();
+                    }
+                }
+                let user = ids.iter().any(|id| !st.nets[id].is_default_bridge());
+                if user && self.embedded_dns {
+                    self.dns.start(cid, &netns, upstreams).map_err(|e| {
+                        Error::internal(format!("failed to start the embedded DNS server: {e}"))
+                    })?;
+                }
+                Ok(view)
+            });
+        tracing::debug!(container = %cid, netns = ?t1, total = ?t0.elapsed(), "network set up");
         match res {
             Ok(view) => {
                 for id in &ids {
@@ -247,6 +271,9 @@ impl NetworkManager {
         ifname: &str,
         default_route: bool,
     ) -> Result<Active> {
+        if !self.ops.link_exists(&st.nets[id].bridge) {
+            self.ensure_bridge(&st.nets[id])?;
+        }
         let n = st.nets.get_mut(id).expect("resolved network");
         let (Some(subnet), Some(gw)) = (n.subnet, n.gateway) else {
             return Err(Error::internal(format!("network {} has no subnet", n.name)));
@@ -281,7 +308,8 @@ impl NetworkManager {
             host_if: random_veth_name(),
             ifname: ifname.to_string(),
             mac,
-            addr: Ipv4Net::new(ip, subnet.prefix_len()).map_err(|e| Error::internal(e.to_string()))?,
+            addr: Ipv4Net::new(ip, subnet.prefix_len())
+                .map_err(|e| Error::internal(e.to_string()))?,
             gateway: (default_route && !n.internal).then_some(gw),
             mtu: self.cfg.mtu,
         };
@@ -298,6 +326,7 @@ impl NetworkManager {
             host_if: spec.host_if,
             ifname: ifname.to_string(),
             ports: Vec::new(),
+            upstreams: Vec::new(),
         };
         if let Some(e) = n.endpoints.get_mut(cid) {
             e.active = Some(active.clone());
@@ -324,10 +353,13 @@ impl NetworkManager {
             let host_ip = p.host_ip.unwrap_or(self.cfg.ip);
             let mut bound: Option<Bound> = None;
             let mut bind_err = None;
-            let port = st
-                .ports
-                .allocate(p.proto, host_ip, p.host_range, eph, |port| {
-                    match proxy::bind(p.proto, host_ip, port) {
+            let port =
+                st.ports.allocate(
+                    p.proto,
+                    host_ip,
+                    p.host_range,
+                    eph,
+                    |port| match proxy::bind(p.proto, host_ip, port) {
                         Ok(b) => {
                             bound = Some(b);
                             true
@@ -336,8 +368,8 @@ impl NetworkManager {
                             bind_err = Some(e);
                             false
                         }
-                    }
-                });
+                    },
+                );
             let port = match port {
                 Ok(port) => port,
                 Err(PortError::Exhausted(a, _)) if bind_err.is_some() => {
@@ -360,7 +392,7 @@ impl NetworkManager {
             // A single requested port is not probed by `allocate`: bind it now.
             let bound = match bound {
                 Some(b) => b,
-                None => match proxy::bind(p.proto, host_ip, port) {
+                None => match proxy::bind_released(p.proto, host_ip, port) {
                     Ok(b) => b,
                     Err(e) => {
                         st.ports.release(p.proto, host_ip, port);
@@ -434,24 +466,40 @@ impl NetworkManager {
     }
 
     fn teardown_locked(&self, st: &mut State, cid: &str, events: bool) {
+        let t0 = std::time::Instant::now();
         self.proxies.stop(cid);
+        self.dns.stop(cid);
         let mut touched = Vec::new();
         let mut freed = Vec::new();
+        let mut links = Vec::new();
         for n in st.nets.values_mut() {
             let Some(ep) = n.endpoints.get_mut(cid) else {
                 continue;
             };
             let Some(a) = ep.active.take() else { continue };
             freed.extend(a.ports.iter().copied());
-            if let Err(e) = self.ops.delete_link(&a.host_if) {
-                tracing::warn!(container = %cid, network = %n.name, "{e}");
-            }
+            links.push(a.host_if);
             touched.push(n.clone());
         }
         self.release_published(st, &freed);
         let netns = self.netns_path(cid);
         if let Err(e) = self.ops.delete_netns(&netns) {
             tracing::warn!(container = %cid, "{e}");
+        }
+        // Deleting a veth waits for the kernel (tens of ms); with the namespace gone
+        // it is going anyway, so the daemon does not wait unless told to.
+        let ops = self.ops.clone();
+        let delete = move || {
+            for l in links {
+                if let Err(e) = ops.delete_link(&l) {
+                    tracing::warn!("{e}");
+                }
+            }
+        };
+        if self.background_link_delete {
+            std::thread::spawn(delete);
+        } else {
+            delete();
         }
         for n in &touched {
             self.save(n);
@@ -462,6 +510,7 @@ impl NetworkManager {
         if let Err(e) = self.apply_firewall(st) {
             tracing::warn!(container = %cid, "{}", e.message);
         }
+        tracing::debug!(container = %cid, took = ?t0.elapsed(), "network torn down");
     }
 
     /// On container removal: forget its attachments.
@@ -540,9 +589,31 @@ impl NetworkManager {
                 .filter(|n| n.endpoints.get(cid).is_some_and(|e| e.active.is_some()))
                 .count();
             let netns = self.netns_path(cid);
+            let upstreams: Vec<std::net::IpAddr> = st
+                .nets
+                .values()
+                .filter_map(|n| n.endpoints.get(cid)?.active.as_ref())
+                .flat_map(|a| a.upstreams.clone())
+                .collect();
+            let user = self.embedded_dns && !st.nets[&id].is_default_bridge();
             let res = self
-                .activate(&mut st, &id, cid, &netns, &format!("eth{count}"), count == 0)
-                .and_then(|_| self.apply_firewall(&mut st));
+                .activate(
+                    &mut st,
+                    &id,
+                    cid,
+                    &netns,
+                    &format!("eth{count}"),
+                    count == 0,
+                )
+                .and_then(|_| self.apply_firewall(&mut st))
+                .and_then(|_| {
+                    if user {
+                        self.dns.start(cid, &netns, &upstreams).map_err(|e| {
+                            Error::internal(format!("failed to start the embedded DNS server: {e}"))
+                        })?;
+                    }
+                    Ok(())
+                });
             if let Err(e) = res {
                 let n = st.nets.get_mut(&id).expect("resolved");
                 if let Some(a) = n.endpoints.remove(cid).and_then(|e| e.active) {

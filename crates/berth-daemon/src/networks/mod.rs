@@ -9,6 +9,7 @@
 //! after each change and re-applied at start (live-restore).
 
 pub mod config;
+pub mod dns;
 mod endpoints;
 pub mod proxy;
 pub mod store;
@@ -48,6 +49,11 @@ pub struct NetworkManager {
     events: EventBus,
     state: Mutex<State>,
     pub(crate) proxies: proxy::Proxies,
+    pub(crate) dns: dns::Dns,
+    /// Serve DNS inside container namespaces (off for the fake kernel in tests).
+    pub(crate) embedded_dns: bool,
+    /// Delete torn-down veths on a background thread.
+    pub(crate) background_link_delete: bool,
 }
 
 /// What `POST /networks/create` asks for.
@@ -91,7 +97,7 @@ pub fn open(
     events: EventBus,
 ) -> std::result::Result<Arc<NetworkManager>, String> {
     let cfg = NetConfig::from_file(&opts.file).map_err(|e| format!("network options: {e}"))?;
-    let m = NetworkManager::new(
+    let mut m = NetworkManager::new(
         cfg,
         &opts.data_root,
         &opts.exec_root,
@@ -99,6 +105,8 @@ pub fn open(
         Arc::new(berth_net::firewall::Nft),
         events,
     );
+    m.embedded_dns = true;
+    m.background_link_delete = true;
     m.load()?;
     Ok(Arc::new(m))
 }
@@ -125,6 +133,9 @@ impl NetworkManager {
                 applied: None,
             }),
             proxies: proxy::Proxies::default(),
+            dns: dns::Dns::default(),
+            embedded_dns: false,
+            background_link_delete: false,
         }
     }
 
@@ -153,7 +164,8 @@ impl NetworkManager {
         for (name, driver) in [("host", "host"), ("none", "null")] {
             if !st.nets.values().any(|n| n.predefined && n.name == name) {
                 let n = self.new_record(name, driver, true);
-                n.save(&self.dir).map_err(|e| format!("save network {name}: {e}"))?;
+                n.save(&self.dir)
+                    .map_err(|e| format!("save network {name}: {e}"))?;
                 st.nets.insert(n.id.clone(), n);
             }
         }
@@ -181,8 +193,10 @@ impl NetworkManager {
                     "com.docker.network.bridge.enable_icc".into(),
                     self.cfg.icc.to_string(),
                 );
-                n.options
-                    .insert("com.docker.network.driver.mtu".into(), self.cfg.mtu.to_string());
+                n.options.insert(
+                    "com.docker.network.driver.mtu".into(),
+                    self.cfg.mtu.to_string(),
+                );
                 n.options.insert(
                     "com.docker.network.bridge.host_binding_ipv4".into(),
                     self.cfg.ip.to_string(),
@@ -193,6 +207,16 @@ impl NetworkManager {
                         n.gateway = Some(bip.addr());
                     }
                     None if n.subnet.is_none() || changed_dev => {
+                        // An existing device keeps its subnet (as dockerd reuses docker0's).
+                        if let Some(s) = self.ops.device_subnets(dev).first() {
+                            n.subnet = Some(s.trunc());
+                            n.gateway = Some(ipam::gateway_of(s.trunc()));
+                            n.ip_range = self.cfg.fixed_cidr;
+                            n.save(&self.dir)
+                                .map_err(|e| format!("save network bridge: {e}"))?;
+                            st.nets.insert(n.id.clone(), n);
+                            return Ok(());
+                        }
                         let taken = self.taken_subnets(&st, Some(&n.id));
                         let s = ipam::pick_subnet(&self.cfg.pools, &taken)
                             .map_err(|e| format!("default bridge: {e}"))?;
@@ -221,24 +245,48 @@ impl NetworkManager {
             tracing::warn!("{e}");
         }
         let nets: Vec<Network> = self.lock().nets.values().cloned().collect();
+        // The default bridge is created with its first container, so a daemon that
+        // never runs one leaves the host's links and rules untouched.
+        let mut any = false;
         for n in nets.iter().filter(|n| n.is_bridge()) {
-            let (Some(subnet), Some(gw)) = (n.subnet, n.gateway) else {
+            let in_use = n.endpoints.values().any(|e| e.active.is_some());
+            if n.is_default_bridge() && !in_use && !self.ops.link_exists(&n.bridge) {
                 continue;
-            };
-            let addr = Ipv4Net::new(gw, subnet.prefix_len()).map_err(|e| e.to_string())?;
-            self.ops
-                .ensure_bridge(&n.bridge, addr, self.cfg.mtu)
-                .map_err(|e| format!("network {}: {e}", n.name))?;
+            }
+            self.ensure_bridge(n).map_err(|e| e.message)?;
+            any = true;
         }
         for n in &nets {
             for (cid, ep) in &n.endpoints {
                 if let Some(a) = &ep.active {
                     self.open_ports(cid, a, true);
+                    if self.embedded_dns
+                        && n.is_bridge()
+                        && !n.is_default_bridge()
+                        && let Err(e) = self.dns.start(cid, &self.netns_path(cid), &a.upstreams)
+                    {
+                        tracing::warn!(container = %cid, "restart embedded dns: {e}");
+                    }
                 }
             }
         }
+        if !any {
+            return Ok(());
+        }
         let mut st = self.lock();
         self.apply_firewall(&mut st).map_err(|e| e.message)
+    }
+
+    /// Creates a network's bridge if it is missing (idempotent).
+    pub(crate) fn ensure_bridge(&self, n: &Network) -> Result<()> {
+        let (Some(subnet), Some(gw)) = (n.subnet, n.gateway) else {
+            return Err(Error::internal(format!("network {} has no subnet", n.name)));
+        };
+        let addr =
+            Ipv4Net::new(gw, subnet.prefix_len()).map_err(|e| Error::internal(e.to_string()))?;
+        self.ops
+            .ensure_bridge(&n.bridge, addr, self.cfg.mtu)
+            .map_err(|e| Error::internal(format!("network {}: {e}", n.name)))
     }
 
     /// At a graceful shutdown: stop the proxies; with the test option, also remove
@@ -261,7 +309,9 @@ impl NetworkManager {
             }
         }
         if self.cfg.iptables {
-            let _ = self.fw.apply(&berth_net::firewall::clear(&self.cfg.nft_table));
+            let _ = self
+                .fw
+                .apply(&berth_net::firewall::clear(&self.cfg.nft_table));
         }
     }
 
@@ -433,15 +483,14 @@ impl NetworkManager {
         if let Some(r) = req.ip_range.as_deref().filter(|s| !s.is_empty()) {
             let r = parse_net(r, "ip-range")?.trunc();
             if !subnet.contains(&r) {
-                return Err(Error::invalid(format!(
-                    "no matching subnet for range {r}"
-                )));
+                return Err(Error::invalid(format!("no matching subnet for range {r}")));
             }
             n.ip_range = Some(r);
         }
         n.subnet = Some(subnet);
         n.gateway = Some(gateway);
-        let addr = Ipv4Net::new(gateway, subnet.prefix_len()).map_err(|e| Error::invalid(e.to_string()))?;
+        let addr = Ipv4Net::new(gateway, subnet.prefix_len())
+            .map_err(|e| Error::invalid(e.to_string()))?;
         self.ops
             .ensure_bridge(&n.bridge, addr, self.cfg.mtu)
             .map_err(|e| Error::internal(format!("create bridge {}: {e}", n.bridge)))?;
@@ -555,8 +604,28 @@ impl NetworkManager {
         r
     }
 
+    /// The embedded DNS server's names, from the records: on user-defined networks,
+    /// each running container's name, aliases and short id.
+    fn dns_table(st: &State) -> berth_net::dns::DnsTable {
+        let mut t = berth_net::dns::DnsTable::default();
+        for n in st
+            .nets
+            .values()
+            .filter(|n| n.is_bridge() && !n.is_default_bridge())
+        {
+            for (cid, ep) in &n.endpoints {
+                let Some(a) = &ep.active else { continue };
+                let mut names = vec![ep.name.clone(), cid[..12.min(cid.len())].to_string()];
+                names.extend(ep.aliases.iter().cloned());
+                t.add(&n.id, cid, &names, a.ip);
+            }
+        }
+        t
+    }
+
     /// Applies the ruleset if it changed (`iptables: false`: never touches nft).
     pub(crate) fn apply_firewall(&self, st: &mut State) -> Result<()> {
+        self.dns.set_table(Self::dns_table(st));
         if !self.cfg.iptables {
             return Ok(());
         }
@@ -564,9 +633,20 @@ impl NetworkManager {
         if st.applied.as_deref() == Some(batch.as_str()) {
             return Ok(());
         }
-        self.fw
-            .apply(&batch)
-            .map_err(|e| Error::internal(e.to_string()))?;
+        let batch = match self.fw.apply(&batch) {
+            Ok(()) => batch,
+            Err(e) => {
+                // A veth that vanished between the check and the batch fails it:
+                // recompute once without it.
+                tracing::debug!("firewall batch failed, retrying: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                let again = self.ruleset(st).render();
+                self.fw
+                    .apply(&again)
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                again
+            }
+        };
         st.applied = Some(batch);
         Ok(())
     }

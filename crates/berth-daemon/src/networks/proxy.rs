@@ -38,6 +38,22 @@ pub fn bind(proto: Proto, ip: Ipv4Addr, port: u16) -> std::io::Result<Bound> {
     })
 }
 
+/// [`bind`] for a port berth itself may have released a moment ago: the relay of a
+/// removed container closes its socket asynchronously, so "in use" is retried for a
+/// short while (`docker rm -f a && docker run -p 8080:80 b` must work).
+pub fn bind_released(proto: Proto, ip: Ipv4Addr, port: u16) -> std::io::Result<Bound> {
+    let mut tries = 0;
+    loop {
+        match bind(proto, ip, port) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 40 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            r => return r,
+        }
+    }
+}
+
 /// The running relays, by container id. Dropping an entry's handles ends them.
 #[derive(Default)]
 pub struct Proxies {

@@ -73,6 +73,9 @@ pub struct Active {
     pub ifname: String,
     #[serde(default)]
     pub ports: Vec<Published>,
+    /// The embedded DNS server's upstreams (user-defined networks).
+    #[serde(default)]
+    pub upstreams: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -163,6 +166,7 @@ mod tests {
                         host_port: 5353,
                         container_port: 53,
                     }],
+                    upstreams: vec!["127.0.0.53".parse().unwrap()],
                 }),
                 ..Default::default()
             },

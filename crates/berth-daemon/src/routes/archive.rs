@@ -27,7 +27,7 @@ pub async fn head(State(st): State<AppState>, Path(id): Path<String>, q: Query) 
         let path = path_param(&q)?;
         let ctrs = st.containers.clone();
         blocking(move || {
-            let root = ctrs.fs_root(&id)?;
+            let root = ctrs.fs_root_cp(&id)?;
             crate::containers::fs_stat(&root.path, &path, &id).map(|(_, s)| s)
         })
         .await
@@ -48,7 +48,7 @@ pub async fn get(
     let path = path_param(&q)?;
     let ctrs = st.containers.clone();
     let (root, real, stat, name) = blocking(move || {
-        let root = ctrs.fs_root(&id)?;
+        let root = ctrs.fs_root_cp(&id)?;
         let (real, stat) = crate::containers::fs_stat(&root.path, &path, &id)?;
         let name = crate::containers::fs_base_name(&path);
         Ok((root, real, stat, name))
@@ -92,7 +92,7 @@ pub async fn put(
     let ctrs = st.containers.clone();
     let mut reader = body_reader(body);
     blocking(move || {
-        let res = ctrs.fs_root(&id).and_then(|root| {
+        let res = ctrs.fs_root_cp(&id).and_then(|root| {
             crate::containers::fs_extract(&root.path, &path, &id, no_overwrite, &mut reader)
         });
         if res.is_err() {

@@ -10,7 +10,6 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::containers::resources::{Sample, stats_json};
 use crate::error::Error;
@@ -74,10 +73,4 @@ pub async fn update(State(st): State<AppState>, Path(id): Path<String>, body: Bo
 pub async fn prune(State(st): State<AppState>, q: Query) -> R {
     let filters = q.filters()?;
     Ok(Json(st.restore.prune(&filters).await?).into_response())
-}
-
-// The build cache comes in later work; until then there is nothing to prune,
-// which is what `docker system prune` is told.
-pub async fn prune_build() -> Response {
-    Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0})).into_response()
 }

@@ -111,6 +111,7 @@ fn state() -> AppState {
             live_restore: false,
         }),
         shutdown: Default::default(),
+        builder: None,
     }
 }
 

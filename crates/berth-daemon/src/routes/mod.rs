@@ -2,6 +2,7 @@
 //! to `berth-api` wire types; they hold no state of their own.
 
 pub mod archive;
+pub mod build;
 pub mod container_resources;
 pub mod containers;
 pub mod events;

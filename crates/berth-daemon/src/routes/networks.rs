@@ -105,9 +105,7 @@ fn matches(f: &Filters, n: &Network) -> Result<bool, Error> {
             "builtin" if !n.predefined => return Ok(false),
             "custom" | "builtin" => {}
             other => {
-                return Err(Error::invalid(format!(
-                    "invalid filter: 'type'='{other}'"
-                )));
+                return Err(Error::invalid(format!("invalid filter: 'type'='{other}'")));
             }
         }
     }
@@ -196,7 +194,10 @@ pub async fn remove(State(st): State<AppState>, Path(id): Path<String>) -> R {
 }
 
 /// The container a connect/disconnect body names, with its state.
-fn container_of(c: &ContainerManager, b: &Map<String, Value>) -> Result<crate::containers::Record, Error> {
+fn container_of(
+    c: &ContainerManager,
+    b: &Map<String, Value>,
+) -> Result<crate::containers::Record, Error> {
     let name = b.get("Container").and_then(Value::as_str).unwrap_or("");
     c.get(name)
 }

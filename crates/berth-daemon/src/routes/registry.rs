@@ -63,7 +63,7 @@ fn to_json(p: Progress) -> JsonMessage {
 }
 
 enum Item {
-    Line(JsonMessage),
+    Line(Box<JsonMessage>),
     Fail(Error),
 }
 
@@ -76,7 +76,7 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel::<Item>();
     let line_tx = tx.clone();
     let sink: Sink = Arc::new(move |p| {
-        let _ = line_tx.send(Item::Line(to_json(p)));
+        let _ = line_tx.send(Item::Line(Box::new(to_json(p))));
     });
     let fut = work(sink);
     tokio::spawn(async move {
@@ -142,7 +142,9 @@ pub async fn auth(State(st): State<AppState>, body: Bytes) -> Response {
             serde_json::from_value(v.clone()).unwrap_or_default();
         let server = v["serveraddress"].as_str().unwrap_or("");
         reg.login(server, &creds).await?;
-        Ok::<_, Error>(axum::Json(json!({"IdentityToken": "", "Status": "Login Succeeded"})))
+        Ok::<_, Error>(axum::Json(
+            json!({"IdentityToken": "", "Status": "Login Succeeded"}),
+        ))
     }
     .await;
     r.map(IntoResponse::into_response)

@@ -232,6 +232,10 @@ pub async fn df(
             let mgr = st.restore.clone();
             blocking(move || mgr.volumes_usage()).await?
         },
+        build_cache: {
+            let st = st.clone();
+            blocking(move || Ok(crate::routes::build::df_records(&st))).await?
+        },
         ..Default::default()
     }))
 }

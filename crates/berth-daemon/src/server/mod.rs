@@ -50,6 +50,8 @@ pub struct AppState {
     pub info: Arc<DaemonInfo>,
     /// Cancelled when the daemon shuts down; ends long-lived streams (events).
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The Dockerfile builder (absent in route tests over fakes).
+    pub builder: Option<Arc<crate::builder::Builder>>,
 }
 
 pub const SERVER_HEADER: &str = concat!("Berth/", env!("CARGO_PKG_VERSION"), " (linux)");
@@ -136,8 +138,9 @@ pub fn app(state: AppState) -> ApiService {
         )
         .route(
             "/build/prune",
-            post(routes::container_resources::prune_build),
+            post(routes::build::prune),
         )
+        .route("/build", post(routes::build::build))
         .route("/containers/{id}/attach", post(routes::containers::attach))
         .route("/containers/{id}/exec", post(routes::exec::create))
         .route("/exec/{id}/start", post(routes::exec::start))

@@ -14,7 +14,7 @@ mod copyup;
 mod local;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use berth_api::Filters;
@@ -491,7 +491,7 @@ impl VolumeStore {
 
     /// The root every volume lives under.
     #[cfg(test)]
-    pub fn root(&self) -> &Path {
+    pub fn root(&self) -> &std::path::Path {
         &self.root
     }
 }

@@ -132,7 +132,10 @@ pub(crate) async fn fetch_token(
         return Ok((creds.registry_token.clone(), Duration::from_secs(60)));
     }
     let mut url = reqwest::Url::parse(realm).map_err(|e| {
-        ClientError::new(ErrorKind::Other, format!("invalid token realm {realm:?}: {e}"))
+        ClientError::new(
+            ErrorKind::Other,
+            format!("invalid token realm {realm:?}: {e}"),
+        )
     })?;
     {
         let mut q = url.query_pairs_mut();

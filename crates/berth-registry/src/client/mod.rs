@@ -119,7 +119,11 @@ impl ClientConfig {
                 .map(|it| it.map(|a| a.ip()).collect())
                 .unwrap_or_default(),
         };
-        let nets: Vec<ipnet::IpNet> = self.insecure.iter().filter_map(|e| e.parse().ok()).collect();
+        let nets: Vec<ipnet::IpNet> = self
+            .insecure
+            .iter()
+            .filter_map(|e| e.parse().ok())
+            .collect();
         addrs
             .iter()
             .any(|ip| ip.is_loopback() || nets.iter().any(|n| n.contains(ip)))
@@ -226,7 +230,9 @@ impl Repo {
                         ep = Some(e);
                         break;
                     }
-                    Err(e) => tracing::warn!(mirror = %m, error = %e, "registry mirror unreachable"),
+                    Err(e) => {
+                        tracing::warn!(mirror = %m, error = %e, "registry mirror unreachable")
+                    }
                 }
             }
         }
@@ -252,7 +258,13 @@ impl Repo {
 
     /// The Authorization header for a request on this repository (or on `from`'s
     /// repository too, for a cross-repository mount).
-    async fn authorization(&self, method: &str, url: &str, extra_scope: Option<&str>, refresh: bool) -> Result<Option<String>> {
+    async fn authorization(
+        &self,
+        method: &str,
+        url: &str,
+        extra_scope: Option<&str>,
+        refresh: bool,
+    ) -> Result<Option<String>> {
         match &self.challenge {
             Challenge::None => Ok(None),
             Challenge::Basic => match auth::basic_header(&self.creds) {
@@ -268,9 +280,7 @@ impl Repo {
                     scope.push(' ');
                     scope.push_str(x);
                 }
-                if !refresh
-                    && let Some(t) = lock(&self.tokens).get(&scope)
-                {
+                if !refresh && let Some(t) = lock(&self.tokens).get(&scope) {
                     return Ok(Some(format!("Bearer {t}")));
                 }
                 let (tok, ttl) = auth::fetch_token(
@@ -299,7 +309,10 @@ impl Repo {
         let mname = go_method(&method);
         for attempt in 0..2 {
             let mut req = build(self.http.request(method.clone(), url));
-            if let Some(h) = self.authorization(mname, url, extra_scope, attempt > 0).await? {
+            if let Some(h) = self
+                .authorization(mname, url, extra_scope, attempt > 0)
+                .await?
+            {
                 req = req.header(reqwest::header::AUTHORIZATION, h);
             }
             let resp = req
@@ -412,6 +425,9 @@ mod tests {
         assert!(!cfg.is_insecure("192.0.2.1:5000").await);
         assert_eq!(host_name("[::1]:5000"), "::1");
         assert_eq!(host_name("a.b:5000"), "a.b");
-        assert_eq!(ClientConfig::endpoint_host("docker.io"), "registry-1.docker.io");
+        assert_eq!(
+            ClientConfig::endpoint_host("docker.io"),
+            "registry-1.docker.io"
+        );
     }
 }

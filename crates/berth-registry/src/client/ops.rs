@@ -104,8 +104,35 @@ impl Repo {
     /// GET a manifest by tag or digest; a digest reference is verified.
     pub async fn get_manifest(&self, reference: &str) -> Result<Fetched> {
         let url = self.url(&format!("manifests/{reference}"));
+        if reference.parse::<Digest>().is_err() {
+            // A tag is resolved with HEAD first, as docker does (so auth and
+            // not-found errors read the same as docker's).
+            let resp = self
+                .send(Method::HEAD, &url, None, |r| {
+                    r.header(ACCEPT, MANIFEST_ACCEPT)
+                })
+                .await?;
+            if !resp.status().is_success() {
+                let status = resp.status();
+                let err = error_from(resp).await;
+                // HEAD has no body: name the error from the status.
+                return Err(match status.as_u16() {
+                    404 => ClientError::new(
+                        ErrorKind::NotFound,
+                        "manifest unknown: manifest unknown".into(),
+                    ),
+                    401 => ClientError::new(
+                        ErrorKind::Unauthorized,
+                        "unauthorized: authentication required".into(),
+                    ),
+                    _ => err,
+                });
+            }
+        }
         let resp = self
-            .send(Method::GET, &url, None, |r| r.header(ACCEPT, MANIFEST_ACCEPT))
+            .send(Method::GET, &url, None, |r| {
+                r.header(ACCEPT, MANIFEST_ACCEPT)
+            })
             .await?;
         if !resp.status().is_success() {
             return Err(error_from(resp).await);
@@ -171,7 +198,12 @@ impl Repo {
                 .get(reqwest::header::LINK)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|l| l.split(';').next())
-                .map(|l| l.trim().trim_start_matches('<').trim_end_matches('>').to_string());
+                .map(|l| {
+                    l.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                });
             let v = resp.json_value().await?;
             if let Some(tags) = v.get("tags").and_then(|t| t.as_array()) {
                 out.extend(tags.iter().filter_map(|t| t.as_str()).map(String::from));
@@ -234,7 +266,9 @@ impl Repo {
         );
         let scope = format!("repository:{from}:pull");
         let resp = self
-            .send(Method::POST, &url, Some(&scope), |r| r.header(CONTENT_LENGTH, "0"))
+            .send(Method::POST, &url, Some(&scope), |r| {
+                r.header(CONTENT_LENGTH, "0")
+            })
             .await?;
         match resp.status().as_u16() {
             201 => Ok(None),
@@ -251,11 +285,13 @@ impl Repo {
             .ok_or_else(|| {
                 ClientError::new(ErrorKind::Other, "registry sent no upload location".into())
             })?;
-        Ok(if loc.starts_with("http://") || loc.starts_with("https://") {
-            loc.to_string()
-        } else {
-            format!("{}{loc}", self.base)
-        })
+        Ok(
+            if loc.starts_with("http://") || loc.starts_with("https://") {
+                loc.to_string()
+            } else {
+                format!("{}{loc}", self.base)
+            },
+        )
     }
 
     /// Opens an upload session; returns its location.
@@ -327,7 +363,12 @@ impl Repo {
     }
 
     /// PUT a manifest under `reference` (tag or digest).
-    pub async fn put_manifest(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<()> {
+    pub async fn put_manifest(
+        &self,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
         let url = self.url(&format!("manifests/{reference}"));
         let resp = self
             .send(Method::PUT, &url, None, |r| {
@@ -348,7 +389,9 @@ fn hash_as(want: &Digest, data: &[u8]) -> Digest {
 }
 
 fn urlencoding_min(s: &str) -> String {
-    s.replace('%', "%25").replace('&', "%26").replace('?', "%3F")
+    s.replace('%', "%25")
+        .replace('&', "%26")
+        .replace('?', "%3F")
 }
 
 /// `GET /v1/search?q=&n=` on the registry's index (Docker Hub: index.docker.io).
@@ -381,10 +424,7 @@ pub async fn search(
     if !resp.status().is_success() {
         return Err(ClientError::new(
             ErrorKind::Other,
-            format!(
-                "Unexpected status code {}",
-                resp.status().as_u16()
-            ),
+            format!("Unexpected status code {}", resp.status().as_u16()),
         ));
     }
     let v = resp.json_value().await?;

@@ -11,10 +11,7 @@ use super::{ClientConfig, ClientError, ErrorKind, Result};
 const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 fn tls_err(what: &str, p: &Path, e: impl std::fmt::Display) -> ClientError {
-    ClientError::new(
-        ErrorKind::Other,
-        format!("{what} {}: {e}", p.display()),
-    )
+    ClientError::new(ErrorKind::Other, format!("{what} {}: {e}", p.display()))
 }
 
 /// Builds the client for `host`. A host with its own CA is verified against it (even
@@ -34,7 +31,10 @@ pub(crate) fn client_for(
     // A host name never contains `/` or `..` here: it comes from a parsed reference
     // (`[a-z0-9.-]+(:port)?`), so the join stays inside each certs dir.
     if host.contains('/') || host.contains("..") {
-        return Err(ClientError::new(ErrorKind::Other, format!("invalid registry host {host:?}")));
+        return Err(ClientError::new(
+            ErrorKind::Other,
+            format!("invalid registry host {host:?}"),
+        ));
     }
     for root in &cfg.certs_dirs {
         let dir = root.join(host);
@@ -79,8 +79,31 @@ pub(crate) fn client_for(
     } else if insecure {
         b = b.tls_danger_accept_invalid_certs(true);
     }
-    let c = b
-        .build()
-        .map_err(|e| ClientError::new(ErrorKind::Other, format!("registry client for {host}: {e}")))?;
+    let c = b.build().map_err(|e| {
+        ClientError::new(ErrorKind::Other, format!("registry client for {host}: {e}"))
+    })?;
     Ok((c, has_ca))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_hosts_never_leave_the_certs_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs.d");
+        std::fs::create_dir_all(&certs).unwrap();
+        // A CA outside certs.d that a traversal would pick up.
+        std::fs::write(dir.path().join("evil.crt"), "not a certificate").unwrap();
+        let cfg = ClientConfig {
+            certs_dirs: vec![certs],
+            ..Default::default()
+        };
+        for host in ["..", "../", "a/../..", "x/y"] {
+            assert!(client_for(&cfg, host, false).is_err(), "{host}");
+        }
+        let (_, has_ca) = client_for(&cfg, "127.0.0.1:5000", true).unwrap();
+        assert!(!has_ca);
+    }
 }

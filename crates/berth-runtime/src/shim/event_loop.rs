@@ -396,6 +396,8 @@ impl Shim {
                     match self.driver.start(&id) {
                         Ok(()) => {
                             self.started = true;
+                            // The runtime's start path is not needed again either.
+                            super::memory::shed();
                             Response {
                                 pid: Some(self.pid),
                                 ..Response::ok()

@@ -16,6 +16,7 @@
 
 mod event_loop;
 pub mod logfile;
+mod memory;
 pub mod proto;
 
 use crate::driver::{self, DriverKind, ExecProcess, RuntimeDriver, Stdio};
@@ -113,6 +114,7 @@ fn child_main(opts: ShimOptions, report: OwnedFd) -> i32 {
         Ok(mut shim) => {
             let _ = writeln!(report, "ok {}", shim.pid);
             drop(report);
+            memory::shed();
             shim.run()
         }
         Err(e) => {

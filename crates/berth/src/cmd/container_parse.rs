@@ -310,6 +310,15 @@ pub(crate) fn parse_ports(specs: &[String]) -> Result<PortMaps, String> {
     Ok((exposed, bindings))
 }
 
+/// Go's `strconv.ParseBool`.
+fn go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 /// `--mount type=bind,source=/x,target=/y,readonly` → a mount.Mount.
 pub(crate) fn parse_mount(s: &str) -> Result<Value, String> {
     let mut m = Map::new();
@@ -320,10 +329,10 @@ pub(crate) fn parse_mount(s: &str) -> Result<Value, String> {
     let mut bind = Map::new();
     let mut volume: Option<Map<String, Value>> = None;
     let mut tmpfs = Map::new();
+    // docker's CLI: empty `Labels` are left out, `DriverConfig` is always there.
     let vol = |v: &mut Option<Map<String, Value>>| {
         v.get_or_insert_with(|| {
             let mut m = Map::new();
-            m.insert("Labels".into(), json!({}));
             m.insert("DriverConfig".into(), json!({}));
             m
         })
@@ -342,6 +351,9 @@ pub(crate) fn parse_mount(s: &str) -> Result<Value, String> {
                     "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
                     _ => return Err(format!("invalid value for {k}: {v}")),
                 }
+            }
+            ("bind-nonrecursive", None) => {
+                bind.insert("NonRecursive".into(), json!(true));
             }
             ("volume-nocopy", None) => {
                 let mut o = vol(&mut volume);
@@ -363,9 +375,51 @@ pub(crate) fn parse_mount(s: &str) -> Result<Value, String> {
             ("bind-propagation", Some(v)) => {
                 bind.insert("Propagation".into(), json!(v.to_lowercase()));
             }
+            ("bind-nonrecursive", Some(v)) => {
+                let b = go_bool(v).ok_or_else(|| format!("invalid value for {k}: {v}"))?;
+                bind.insert("NonRecursive".into(), json!(b));
+            }
+            ("bind-recursive", Some(v)) => {
+                let mode = match go_bool(v) {
+                    Some(true) => "enabled",
+                    Some(false) => "disabled",
+                    None => v,
+                };
+                let field = match mode {
+                    "enabled" => None,
+                    "disabled" => Some("NonRecursive"),
+                    "writable" => Some("ReadOnlyNonRecursive"),
+                    "readonly" => Some("ReadOnlyForceRecursive"),
+                    _ => {
+                        return Err(format!(
+                            "invalid value for {k}: {v} (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")"
+                        ));
+                    }
+                };
+                if let Some(f) = field {
+                    bind.insert(f.into(), json!(true));
+                }
+            }
             ("volume-driver", Some(v)) => {
                 let mut o = vol(&mut volume);
-                o.insert("DriverConfig".into(), json!({"Name": v}));
+                o.entry("DriverConfig").or_insert_with(|| json!({}))["Name"] = json!(v);
+                volume = Some(o);
+            }
+            ("volume-label", Some(v)) => {
+                let mut o = vol(&mut volume);
+                let (lk, lv) = v.split_once('=').unwrap_or((v, ""));
+                let labels = o.entry("Labels").or_insert_with(|| json!({}));
+                labels[lk] = json!(lv);
+                volume = Some(o);
+            }
+            ("volume-opt", Some(v)) => {
+                let mut o = vol(&mut volume);
+                let (ok, ov) = v.split_once('=').unwrap_or((v, ""));
+                let driver = o.entry("DriverConfig").or_insert_with(|| json!({}));
+                if driver.get("Options").is_none() {
+                    driver["Options"] = json!({});
+                }
+                driver["Options"][ok] = json!(ov);
                 volume = Some(o);
             }
             ("volume-subpath", Some(v)) => {
@@ -387,6 +441,18 @@ pub(crate) fn parse_mount(s: &str) -> Result<Value, String> {
     }
     if target.is_empty() {
         return Err("target is required".into());
+    }
+    let set = |k: &str| bind.get(k) == Some(&json!(true));
+    if set("ReadOnlyNonRecursive") && !readonly {
+        return Err("option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction".into());
+    }
+    if set("ReadOnlyForceRecursive") {
+        if !readonly {
+            return Err("option 'bind-recursive=readonly' requires 'readonly' to be specified in conjunction".into());
+        }
+        if bind.get("Propagation") != Some(&json!("rprivate")) {
+            return Err("option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction".into());
+        }
     }
     m.insert("Type".into(), json!(kind));
     if !source.is_empty() {

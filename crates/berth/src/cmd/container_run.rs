@@ -125,7 +125,10 @@ async fn pull(ctx: &Ctx, image: &str, platform: Option<&str>) -> Result<()> {
         .query("fromImage", &name)
         .query_opt("platform", platform)
         .query("tag", &tag)
-        .header("x-registry-auth", "e30=")
+        .header(
+            "x-registry-auth",
+            &super::registry_auth::header_for(&super::registry_auth::registry_of(&name)),
+        )
         .send()
         .await?;
     let mut lines = resp.json_lines();

@@ -65,7 +65,12 @@ pub(crate) struct CreateArgs {
     #[arg(long = "attachable")]
     pub attachable: bool,
     /// Driver to manage the Network
-    #[arg(short = 'd', long = "driver", value_name = "string", default_value = "bridge")]
+    #[arg(
+        short = 'd',
+        long = "driver",
+        value_name = "string",
+        default_value = "bridge"
+    )]
     pub driver: String,
     /// IPv4 or IPv6 Gateway for the master subnet
     #[arg(long = "gateway", value_name = "strings")]
@@ -199,7 +204,10 @@ fn ipam_config(a: &CreateArgs) -> Result<Vec<Value>> {
     let contains = |subnet: &str, ip: &str| -> bool {
         let (Ok(net), Ok(addr)) = (
             subnet.parse::<ipnet::IpNet>(),
-            ip.split('/').next().unwrap_or("").parse::<std::net::IpAddr>(),
+            ip.split('/')
+                .next()
+                .unwrap_or("")
+                .parse::<std::net::IpAddr>(),
         ) else {
             return false;
         };
@@ -261,7 +269,10 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
         .await?
         .json()
         .await?;
-    out(&format!("{}\n", v.get("Id").and_then(Value::as_str).unwrap_or("")));
+    out(&format!(
+        "{}\n",
+        v.get("Id").and_then(Value::as_str).unwrap_or("")
+    ));
     Ok(())
 }
 
@@ -317,7 +328,12 @@ async fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
     let mut errors = Vec::new();
     for name in &a.args {
         let path = format!("/networks/{}", berth_client::path_escape(name));
-        match client.get(&path).query_flag("verbose", a.verbose).send().await {
+        match client
+            .get(&path)
+            .query_flag("verbose", a.verbose)
+            .send()
+            .await
+        {
             Ok(resp) => raws.push(resp.bytes().await?),
             Err(e) => errors.push(e.to_string()),
         }
@@ -372,7 +388,12 @@ const HEADERS: [(&str, &str); 8] = [
 
 fn row(v: &Value, no_trunc: bool) -> gotmpl::Value {
     let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let b = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false).to_string();
+    let b = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            .to_string()
+    };
     let mut id = s("Id");
     if !no_trunc {
         id.truncate(12);
@@ -417,7 +438,12 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
         .await?
         .json()
         .await?;
-    let name = |v: &Value| v.get("Name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = |v: &Value| {
+        v.get("Name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     nets.sort_by_key(name);
     let src = match a.format.as_deref() {
         None | Some("") | Some("table") if a.quiet => "{{.ID}}",
@@ -426,7 +452,9 @@ async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
     };
     let fmt = Format::parse_ctx(src).map_err(|e| fail(1, e.to_string()))?;
     let rows: Vec<_> = nets.iter().map(|v| row(v, a.no_trunc)).collect();
-    out(&fmt.render(&rows, &HEADERS).map_err(|e| fail(1, e.to_string()))?);
+    out(&fmt
+        .render(&rows, &HEADERS)
+        .map_err(|e| fail(1, e.to_string()))?);
     Ok(())
 }
 
@@ -511,7 +539,9 @@ mod tests {
         let c = ipam_config(&args(&["10.1.0.0/16"], &["10.1.0.254"], &["10.1.5.0/24"])).unwrap();
         assert_eq!(
             c,
-            vec![json!({"Subnet": "10.1.0.0/16", "IPRange": "10.1.5.0/24", "Gateway": "10.1.0.254"})]
+            vec![
+                json!({"Subnet": "10.1.0.0/16", "IPRange": "10.1.5.0/24", "Gateway": "10.1.0.254"})
+            ]
         );
         assert!(ipam_config(&args(&[], &["10.1.0.1"], &[])).is_err());
         assert!(ipam_config(&args(&["10.1.0.0/16"], &["10.2.0.1"], &[])).is_err());

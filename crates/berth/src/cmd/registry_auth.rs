@@ -232,9 +232,7 @@ pub(crate) fn encode_header(c: &Creds) -> String {
 /// `busybox` → `docker.io`).
 pub(crate) fn registry_of(image: &str) -> String {
     match image.split_once('/') {
-        Some((first, _))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
             first.to_string()
         }
         _ => "docker.io".into(),

@@ -111,7 +111,9 @@ fn full_name(name: &str, tag: &str) -> String {
         }
         n = format!("docker.io/{n}");
     }
-    if tag.starts_with("sha256:") || tag.starts_with("sha512:") {
+    if tag.is_empty() {
+        n
+    } else if tag.starts_with("sha256:") || tag.starts_with("sha512:") {
         format!("{n}@{tag}")
     } else {
         format!("{n}:{tag}")
@@ -140,13 +142,14 @@ pub(crate) async fn pull(ctx: &Ctx, a: PullArgs) -> Result<()> {
         .query("fromImage", &name)
         .query_opt("platform", a.platform.as_deref())
         .query("tag", &tag)
-        .header("x-registry-auth", &creds::header_for(&creds::registry_of(&name)))
+        .header(
+            "x-registry-auth",
+            &creds::header_for(&creds::registry_of(&name)),
+        )
         .send()
         .await?;
     render(resp, a.quiet).await?;
-    if !a.all_tags {
-        out(&format!("{}\n", full_name(&name, &tag)));
-    }
+    out(&format!("{}\n", full_name(&name, &tag)));
     Ok(())
 }
 
@@ -170,19 +173,15 @@ pub(crate) async fn push(ctx: &Ctx, a: PushArgs) -> Result<()> {
     let resp = client
         .post(&format!("/images/{name}/push"))
         .query("tag", &tag)
-        .header("x-registry-auth", &creds::header_for(&creds::registry_of(&name)))
+        .header(
+            "x-registry-auth",
+            &creds::header_for(&creds::registry_of(&name)),
+        )
         .send()
         .await?;
     render(resp, a.quiet).await?;
     if a.quiet {
-        out(&format!(
-            "{}\n",
-            if tag.is_empty() {
-                name.clone()
-            } else {
-                format!("{name}:{tag}")
-            }
-        ));
+        out(&format!("{}\n", full_name(&name, &tag)));
     }
     Ok(())
 }
@@ -298,7 +297,10 @@ pub(crate) async fn logout(ctx: &Ctx, a: LogoutArgs) -> Result<()> {
         Some(s) if !s.is_empty() => creds::normalize_server(s),
         _ => creds::HUB_KEY.to_string(),
     };
-    out(&format!("Removing login credentials for {}\n", display_server(&key)));
+    out(&format!(
+        "Removing login credentials for {}\n",
+        display_server(&key)
+    ));
     creds::erase(&key).map_err(|e| exit(format!("WARNING: could not erase credentials: {e}")))?;
     Ok(())
 }
@@ -336,7 +338,10 @@ pub(crate) async fn search(ctx: &Ctx, a: SearchArgs) -> Result<()> {
         .query("term", term)
         .query_opt("limit", limit.as_deref())
         .query_opt("filters", filters.as_deref())
-        .header("x-registry-auth", &creds::header_for(&creds::registry_of(term)))
+        .header(
+            "x-registry-auth",
+            &creds::header_for(&creds::registry_of(term)),
+        )
         .send()
         .await?;
     let results: Vec<Value> = resp.json().await?;
@@ -356,7 +361,12 @@ pub(crate) async fn search(ctx: &Ctx, a: SearchArgs) -> Result<()> {
             );
             // docker's search context renders booleans as "[OK]" or "".
             let b = |k: &str| -> gotmpl::Value {
-                if r[k].as_bool().unwrap_or(false) { "[OK]" } else { "" }.into()
+                if r[k].as_bool().unwrap_or(false) {
+                    "[OK]"
+                } else {
+                    ""
+                }
+                .into()
             };
             m.insert("IsOfficial".into(), b("is_official"));
             m.insert("IsAutomated".into(), b("is_automated"));
@@ -439,7 +449,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(full_name("busybox", "latest"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            full_name("busybox", "latest"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(
             full_name("127.0.0.1:5000/a/b", "v1"),
             "127.0.0.1:5000/a/b:v1"

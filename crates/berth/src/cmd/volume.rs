@@ -221,7 +221,7 @@ async fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
     Ok(())
 }
 
-const HEADERS: [(&str, &str); 9] = [
+const HEADERS: [(&str, &str); 10] = [
     ("Name", "VOLUME NAME"),
     ("Driver", "DRIVER"),
     ("Scope", "SCOPE"),
@@ -231,6 +231,7 @@ const HEADERS: [(&str, &str); 9] = [
     ("Size", "SIZE"),
     ("Group", "GROUP"),
     ("Availability", "AVAILABILITY"),
+    ("Status", "STATUS"),
 ];
 
 /// sortorder.NaturalLess: digit runs compare as numbers.
@@ -299,8 +300,10 @@ fn row(v: &Value) -> gotmpl::Value {
                 .and_then(Value::as_i64)
                 .map_or("N/A".into(), |n| units::human_size(n as f64)),
         ),
-        ("Group", String::new()),
-        ("Availability", String::new()),
+        // Cluster-volume fields: "N/A" for local volumes, as docker prints them.
+        ("Group", "N/A".into()),
+        ("Availability", "N/A".into()),
+        ("Status", "N/A".into()),
     ])
 }
 
@@ -437,6 +440,54 @@ mod tests {
         let mut v = vec!["v10", "v2", "a", "v1", "b01"];
         v.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(v, vec!["a", "b01", "v1", "v2", "v10"]);
+    }
+
+    /// `--mount` sends what docker's CLI 28 sends (captured on the wire).
+    #[test]
+    fn mount_flags_match_dockers_wire_form() {
+        use crate::cmd::container_parse::parse_mount;
+        let cases = [
+            (
+                "type=volume,src=v2,dst=/m,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=a=b,volume-nocopy",
+                json!({"Type": "volume", "Source": "v2", "Target": "/m", "VolumeOptions": {
+                    "NoCopy": true, "Labels": {"a": "b"},
+                    "DriverConfig": {"Options": {"device": "tmpfs", "type": "tmpfs"}}}}),
+            ),
+            (
+                "type=volume,dst=/n,volume-nocopy",
+                json!({"Type": "volume", "Target": "/n",
+                    "VolumeOptions": {"NoCopy": true, "DriverConfig": {}}}),
+            ),
+            (
+                "type=bind,source=/x,target=/c,bind-nonrecursive",
+                json!({"Type": "bind", "Source": "/x", "Target": "/c",
+                    "BindOptions": {"NonRecursive": true}}),
+            ),
+            (
+                "type=bind,source=/x,target=/c,readonly,bind-recursive=writable",
+                json!({"Type": "bind", "Source": "/x", "Target": "/c", "ReadOnly": true,
+                    "BindOptions": {"ReadOnlyNonRecursive": true}}),
+            ),
+        ];
+        for (flag, want) in cases {
+            assert_eq!(parse_mount(flag).unwrap(), want, "{flag}");
+        }
+        for (flag, want) in [
+            (
+                "type=bind,source=/x,target=/c,bind-recursive=readonly",
+                "option 'bind-recursive=readonly' requires 'readonly' to be specified in conjunction",
+            ),
+            (
+                "type=bind,source=/x,target=/c,readonly,bind-recursive=readonly",
+                "option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction",
+            ),
+            (
+                "type=bind,source=/x,target=/c,bind-recursive=nope",
+                "invalid value for bind-recursive: nope (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")",
+            ),
+        ] {
+            assert_eq!(parse_mount(flag).unwrap_err(), want, "{flag}");
+        }
     }
 
     #[test]

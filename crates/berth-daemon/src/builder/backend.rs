@@ -1,0 +1,149 @@
+//! [`DaemonBackend`]: `berth_build::BuildBackend` over the image store and the
+//! container manager. Called from a blocking thread; container work is driven on the
+//! daemon's runtime through `Handle::block_on`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use berth_build::{
+    BaseImage, BuildBackend, BuildError, Cancel, CommitRequest, MountedImage, Progress,
+    RunRequest,
+};
+use berth_image::{BuildCommit, Reference};
+use berth_stdx::Digest;
+
+use super::Builder;
+
+pub(crate) struct DaemonBackend<'a> {
+    pub(crate) b: &'a Builder,
+    pub(crate) rt: tokio::runtime::Handle,
+    /// Where temporary mounts and layer tars go (the build's scratch dir).
+    pub(crate) scratch: PathBuf,
+}
+
+fn internal(e: impl std::fmt::Display) -> BuildError {
+    BuildError::Internal(e.to_string())
+}
+
+impl DaemonBackend<'_> {
+    pub(crate) fn store_commit(
+        &self,
+        req: &CommitRequest,
+        layer: Option<&mut dyn Read>,
+    ) -> berth_build::Result<Digest> {
+        self.b
+            .store
+            .commit_build(
+                layer,
+                &BuildCommit {
+                    parent: req.parent.clone(),
+                    config: req.config.clone(),
+                    created_by: req.created_by.clone(),
+                    author: req.author.clone(),
+                },
+            )
+            .map_err(|e| BuildError::Internal(format!("commit: {e}")))
+    }
+}
+
+/// A read-only look at an image: an overlay of its layers on a scratch dir,
+/// unmounted and removed on drop.
+struct Mounted {
+    root: PathBuf,
+    dir: PathBuf,
+    mounted: bool,
+}
+
+impl MountedImage for Mounted {
+    fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        if self.mounted
+            && let Err(e) = berth_runtime::rootfs::unmount(&self.root)
+        {
+            tracing::warn!("{e}");
+        }
+        let _ = berth_stdx::ensure_remove_all(&self.dir);
+    }
+}
+
+impl BuildBackend for DaemonBackend<'_> {
+    fn image(&self, name: &str, _pull: bool) -> berth_build::Result<BaseImage> {
+        let img = self.b.images.get(name).map_err(|e| {
+            if e.kind == berth_stdx::ErrorKind::NotFound {
+                BuildError::NotFound(e.message)
+            } else {
+                BuildError::Invalid(e.message)
+            }
+        })?;
+        Ok(BaseImage {
+            id: img.id,
+            config: img.config,
+        })
+    }
+
+    fn image_by_id(&self, id: &Digest) -> Option<BaseImage> {
+        self.b.store.get(id).ok().map(|i| BaseImage {
+            id: i.id,
+            config: i.config,
+        })
+    }
+
+    fn run(
+        &self,
+        req: &RunRequest,
+        commit: &CommitRequest,
+        out: &mut dyn Progress,
+        cancel: &Cancel,
+    ) -> berth_build::Result<Digest> {
+        super::run::run_step(self, req, commit, out, cancel)
+    }
+
+    fn commit(
+        &self,
+        req: &CommitRequest,
+        layer: Option<&mut dyn Read>,
+    ) -> berth_build::Result<Digest> {
+        self.store_commit(req, layer)
+    }
+
+    fn mount(&self, id: Option<&Digest>) -> berth_build::Result<Box<dyn MountedImage>> {
+        let dir = self
+            .scratch
+            .join(format!("mnt-{}", berth_stdx::id::random_hex(6)));
+        let layers = match id {
+            Some(id) => self.b.store.layer_dirs(id).map_err(internal)?,
+            None => Vec::new(),
+        };
+        if layers.is_empty() {
+            let root = dir.join("empty");
+            std::fs::create_dir_all(&root).map_err(internal)?;
+            return Ok(Box::new(Mounted {
+                root,
+                dir,
+                mounted: false,
+            }));
+        }
+        let ov = berth_runtime::rootfs::Overlay::in_dir(&dir, &layers);
+        ov.mount()
+            .map_err(|e| BuildError::Internal(format!("mount image: {e}")))?;
+        Ok(Box::new(Mounted {
+            root: ov.target.clone(),
+            dir,
+            mounted: true,
+        }))
+    }
+
+    fn tag(&self, id: &Digest, tag: &str) -> berth_build::Result<String> {
+        let r = Reference::parse(tag).map_err(|e| BuildError::Invalid(e.to_string()))?;
+        self.b
+            .store
+            .tag(id, &r)
+            .map_err(|e| BuildError::Internal(format!("tag {tag}: {e}")))?;
+        Ok(r.familiar())
+    }
+}

@@ -1,0 +1,270 @@
+//! `POST /build` (the classic builder's JSON line stream) and `POST /build/prune`.
+//!
+//! The body is the context tar (plain, gzip, bzip2, xz or zstd); it is extracted into
+//! the build's scratch dir, the build runs on the blocking pool, and its lines go out
+//! as `{"stream":...}`; the final id as `{"aux":{"ID":...}}`. Errors before the
+//! first line are a normal error status (dockerd's "not flushed" rule), later ones
+//! an in-band `errorDetail`. A client that goes away cancels the build.
+
+use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::path::Path;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use berth_api::{JsonError, JsonMessage};
+use berth_build::{BuildError, BuildOptions, Cancel, Progress};
+
+use crate::builder::{Builder, DaemonBackend};
+use crate::error::Error;
+use crate::server::AppState;
+use crate::server::query::Query;
+use crate::server::stream::{Lines, body_reader, drain, drain_body, progress_response};
+
+fn builder(st: &AppState) -> Result<std::sync::Arc<Builder>, Error> {
+    st.builder
+        .clone()
+        .ok_or_else(|| Error::not_implemented("the builder is not available"))
+}
+
+fn json_map(q: &Query, key: &str) -> Result<BTreeMap<String, Option<String>>, Error> {
+    let raw = q.get(key);
+    if raw.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    serde_json::from_str(raw).map_err(|e| Error::invalid(format!("invalid {key} parameter: {e}")))
+}
+
+/// Build output to the response: lines as `stream` messages (none with `q`).
+struct Out<'a> {
+    lines: &'a Lines,
+    quiet: bool,
+    cancel: Cancel,
+    /// Something reached the client: later errors go in-band.
+    sent: bool,
+}
+
+impl Progress for Out<'_> {
+    fn stream(&mut self, text: &str) -> bool {
+        if self.quiet {
+            return !self.cancel.is_cancelled();
+        }
+        let ok = self.lines.send(JsonMessage::stream(text));
+        self.sent = true;
+        if !ok {
+            self.cancel.cancel();
+        }
+        ok
+    }
+
+    fn aux_id(&mut self, id: &str) {
+        let mut m = JsonMessage::default();
+        m.aux = Some(json!({"ID": id}));
+        self.sent = true;
+        if !self.lines.send(m) {
+            self.cancel.cancel();
+        }
+    }
+}
+
+/// A build error as docker sends it in-band (with the exit code of a failed RUN).
+fn error_line(e: &BuildError) -> JsonMessage {
+    let message = e.to_string();
+    JsonMessage {
+        error_detail: Some(JsonError {
+            code: e.code().map(i64::from),
+            message: message.clone(),
+        }),
+        error: Some(message),
+        ..Default::default()
+    }
+}
+
+fn to_error(e: BuildError) -> Error {
+    Error::new(e.kind(), e.to_string())
+}
+
+pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response {
+    let b = match builder(&st) {
+        Ok(b) => b,
+        Err(e) => {
+            drain_body(body).await;
+            return crate::server::error::error_response(&e);
+        }
+    };
+    let parsed = (|| -> Result<BuildOptions, Error> {
+        if !q.get("remote").is_empty() {
+            return Err(Error::not_implemented(
+                "remote build contexts are not supported by this daemon yet: send the context in the request body",
+            ));
+        }
+        let labels = json_map(&q, "labels")?
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect();
+        let network = match q.get("networkmode") {
+            "" | "default" | "bridge" => String::new(),
+            "none" | "host" => q.get("networkmode").to_string(),
+            other => {
+                return Err(Error::invalid(format!(
+                    "network mode {other} is not supported for builds (use default, host or none)"
+                )));
+            }
+        };
+        let extra_hosts = q
+            .all("extrahosts")
+            .iter()
+            .flat_map(|s| s.split(','))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(BuildOptions {
+            dockerfile_name: match q.get("dockerfile") {
+                "" => "Dockerfile".to_string(),
+                d => d.to_string(),
+            },
+            build_args: json_map(&q, "buildargs")?,
+            labels,
+            no_cache: q.bool("nocache"),
+            pull: q.bool("pull"),
+            target: Some(q.get("target").to_string()).filter(|t| !t.is_empty()),
+            tags: q.all("t").into_iter().filter(|t| !t.is_empty()).collect(),
+            network,
+            extra_hosts,
+            quiet: q.bool("q"),
+            ..Default::default()
+        })
+    })();
+    let mut opts = match parsed {
+        Ok(o) => o,
+        Err(e) => {
+            drain_body(body).await;
+            return crate::server::error::error_response(&e);
+        }
+    };
+    for t in &opts.tags {
+        if let Err(e) = berth_image::Reference::parse(t) {
+            drain_body(body).await;
+            return crate::server::error::error_response(&Error::invalid(format!(
+                "invalid reference format: {e}"
+            )));
+        }
+    }
+    let mut reader = body_reader(body);
+    let rt = tokio::runtime::Handle::current();
+    progress_response(true, move |lines| {
+        let scratch = b
+            .scratch()
+            .map_err(|e| Error::internal(format!("create build dir: {e}")))?;
+        let ctx_dir = scratch.0.join("context");
+        let input = berth_image::decompress(BufReader::with_capacity(1 << 20, &mut reader))
+            .map_err(|e| Error::invalid(format!("read build context: {e}")));
+        let extracted = input.and_then(|r| {
+            berth_build::extract_context(r, &ctx_dir)
+                .map_err(|e| Error::invalid(format!("extract build context: {e}")))
+        });
+        if let Err(e) = extracted {
+            drain(&mut reader);
+            return Err(e);
+        }
+        opts.dockerfile = read_dockerfile(&ctx_dir, &opts.dockerfile_name)?;
+        berth_build::remove_ignored(&ctx_dir, &opts.dockerfile_name);
+        opts.context = ctx_dir;
+        opts.work_dir = scratch.0.clone();
+        let cancel = Cancel::default();
+        let mut out = Out {
+            lines,
+            quiet: opts.quiet,
+            cancel: cancel.clone(),
+            sent: false,
+        };
+        let backend = DaemonBackend {
+            b: &b,
+            rt,
+            scratch: scratch.0.clone(),
+        };
+        let res = berth_build::build(&opts, &backend, Some(b.cache()), &mut out, &cancel);
+        match res {
+            Ok(id) => {
+                if opts.quiet {
+                    lines.send(JsonMessage::stream(format!("{id}\n")));
+                }
+                Ok(())
+            }
+            Err(e) if out.sent || e.code().is_some() => {
+                lines.send(error_line(&e));
+                Ok(())
+            }
+            Err(e) => Err(to_error(e)),
+        }
+    })
+    .await
+}
+
+/// The Dockerfile, resolved inside the context (a `dockerfile=` of `../x` or a
+/// symlink to `/etc/passwd` can only name files in the context).
+fn read_dockerfile(ctx: &Path, name: &str) -> Result<String, Error> {
+    let p = berth_stdx::rootpath::resolve_in_root(ctx, Path::new(name))
+        .map_err(|e| Error::invalid(format!("resolve dockerfile: {e}")))?;
+    match std::fs::read(&p) {
+        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid(format!(
+            "Cannot locate specified Dockerfile: {name}"
+        ))),
+        Err(e) => Err(Error::invalid(format!("read dockerfile {name}: {e}"))),
+    }
+}
+
+/// `POST /build/prune?all=&keep-storage=&filters=`.
+pub async fn prune(State(st): State<AppState>, q: Query) -> Response {
+    let Some(b) = st.builder.clone() else {
+        return Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0})).into_response();
+    };
+    let keep: u64 = q
+        .get("keep-storage")
+        .parse()
+        .or_else(|_| q.get("reserved-space").parse())
+        .unwrap_or(0);
+    let res = crate::server::blocking(move || Ok(b.prune(keep))).await;
+    match res {
+        Ok((deleted, freed)) => Json(json!({
+            "CachesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
+            "SpaceReclaimed": freed,
+        }))
+        .into_response(),
+        Err(e) => crate::server::error::error_response(&e),
+    }
+}
+
+/// Build cache records for `GET /system/df`.
+pub fn df_records(st: &AppState) -> Vec<Value> {
+    let Some(b) = st.builder.clone() else {
+        return Vec::new();
+    };
+    let ts = |t: std::time::SystemTime| {
+        chrono::DateTime::<chrono::Utc>::from(t)
+            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    };
+    b.records()
+        .into_iter()
+        .map(|r| {
+            json!({
+                "ID": &r.entry.key[..25.min(r.entry.key.len())],
+                "Parent": Value::Null,
+                "Parents": Value::Null,
+                "Type": "regular",
+                "Description": r.description,
+                "InUse": false,
+                "Shared": false,
+                "Size": r.size,
+                "CreatedAt": ts(r.entry.created),
+                "LastUsedAt": ts(r.entry.last_used),
+                "UsageCount": 1,
+            })
+        })
+        .collect()
+}
