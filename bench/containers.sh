@@ -64,9 +64,10 @@ b import -c 'CMD ["sh"]' "$dir/rootfs.tar" busybox >/dev/null
 have_docker=0
 if command -v dockerd >/dev/null; then
     echo "== dockerd (private socket and data-root, no bridge, no iptables)" >&2
+    echo '{}' >"$dir/docker.json"
     dockerd -H "unix://$dsock" --data-root "$dir/docker-root" --exec-root "$dir/docker-exec" \
         --pidfile "$dir/docker.pid" --bridge none --iptables=false --ip6tables=false \
-        --containerd-namespace berth-bench --config-file /dev/null >"$dir/dockerd.log" 2>&1 &
+        --containerd-namespace berth-bench --config-file "$dir/docker.json" >"$dir/dockerd.log" 2>&1 &
     pids+=("$!")
     for _ in $(seq 1 200); do dd version >/dev/null 2>&1 && break; sleep 0.1; done
     if dd version >/dev/null 2>&1; then
@@ -79,7 +80,14 @@ fi
 
 have_podman=0
 if command -v podman >/dev/null; then
-    podman import -c 'CMD ["sh"]' "$dir/rootfs.tar" berth-bench-busybox >/dev/null && have_podman=1
+    podman import -c 'CMD ["sh"]' "$dir/rootfs.tar" berth-bench-busybox >/dev/null
+    # Only if it can run a container here at all.
+    if podman run --rm --network none berth-bench-busybox true >"$dir/podman.log" 2>&1; then
+        have_podman=1
+    else
+        echo "bench: podman cannot run a container here (see $dir/podman.log); skipping it" >&2
+        podman rmi -f berth-bench-busybox >/dev/null 2>&1 || true
+    fi
 fi
 
 # The floor: `runc run` of the bundle berth writes for the same container.
@@ -91,8 +99,15 @@ if command -v runc >/dev/null; then
     mkdir -p "$dir/bundle"
     cp -a "$dir/rootfs" "$dir/bundle/rootfs"
     python3 - "$dir/root/containers/$cid/config.json" "$dir/bundle/config.json" <<'PY'
-import json, sys
+import json, os, shutil, sys
 spec = json.load(open(sys.argv[1]))
+# The container's hosts/hostname/resolv.conf go with the bundle (the container is removed).
+cdir, bdir = os.path.dirname(sys.argv[1]), os.path.dirname(sys.argv[2])
+for m in spec["mounts"]:
+    if m.get("source", "").startswith(cdir + "/"):
+        dst = os.path.join(bdir, os.path.basename(m["source"]))
+        shutil.copy(m["source"], dst)
+        m["source"] = dst
 spec["root"] = {"path": "rootfs", "readonly": False}
 spec["process"]["terminal"] = False
 spec["process"]["args"] = ["true"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Volume benchmark: `run --rm busybox true` with no volume against the same with five
 # named volumes (`-v vN:/vN`), on a private berth daemon; hyperfine reports both.
-# The issue's bar: five volumes add at most 10 % to a container start.
+# The issue's bar: five volumes add at most 10 % to a container start. Both run with
+# `--network none`, so network setup does not dilute the difference.
 #
 # Needs: hyperfine, busybox-static, a release build (cargo build --release -p berth), root.
 # Uses a private berth daemon (socket/data-root under $BENCH_DIR), never /run/berth.
@@ -44,10 +45,29 @@ for i in 1 2 3 4 5; do
     vols="$vols -v v$i:/v$i"
 done
 # Warm up: the first run of each also does copy-up and directory creation.
-bd run --rm bench:vol true
+bd run --rm --network none bench:vol true
 # shellcheck disable=SC2086
-bd run --rm $vols bench:vol true
+bd run --rm --network none $vols bench:vol true
 
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$dir/results.json" \
-    -n "run, no volume" "$docker_cli -H unix://$sock run --rm bench:vol true" \
-    -n "run, 5 volumes" "$docker_cli -H unix://$sock run --rm $vols bench:vol true"
+    -n "run, no volume" "$docker_cli -H unix://$sock run --rm --network none bench:vol true" \
+    -n "run, 5 volumes" "$docker_cli -H unix://$sock run --rm --network none $vols bench:vol true"
+
+# On a shared, loaded machine hyperfine's back-to-back blocks drift apart; pairs run
+# alternately give a fairer comparison: medians and minimums of $runs pairs.
+python3 - "$docker_cli" "$sock" "$runs" "$vols" <<'PY'
+import statistics, subprocess, sys, time
+cli, sock, runs, vols = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+base = [cli, "-H", f"unix://{sock}", "run", "--rm", "--network", "none"]
+cmds = {"no volume": base + ["bench:vol", "true"], "5 volumes": base + vols + ["bench:vol", "true"]}
+times = {k: [] for k in cmds}
+for _ in range(runs):
+    for k, c in cmds.items():
+        t = time.perf_counter()
+        subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
+        times[k].append((time.perf_counter() - t) * 1000)
+for k, v in times.items():
+    print(f"interleaved {k}: median {statistics.median(v):.1f} ms, min {min(v):.1f} ms ({runs} runs)")
+a, b = statistics.median(times["no volume"]), statistics.median(times["5 volumes"])
+print(f"interleaved: 5 volumes / no volume = {b / a:.3f} (medians)")
+PY

@@ -58,6 +58,10 @@ pub trait Progress {
     fn stream(&mut self, text: &str) -> bool;
     /// The final image id, before "Successfully built" (docker's `aux` message).
     fn aux_id(&mut self, _id: &str) {}
+    /// Whether anybody still listens (checked while a step runs silently).
+    fn alive(&mut self) -> bool {
+        true
+    }
 }
 
 /// A read-only view of an image's filesystem, released on drop.

@@ -47,7 +47,10 @@ fn walk<W: Write>(
     b: &mut tar::Builder<W>,
     pending: &mut Vec<(String, std::fs::Metadata)>,
 ) -> io::Result<()> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)?.flatten().map(|e| e.file_name()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     names.sort();
     for n in names {
         let name = n.to_string_lossy();
@@ -104,7 +107,11 @@ fn flush_dirs<W: Write>(
 
 /// Extracts a (decompressed) context tar into `dest`, confined to it.
 pub fn extract_context(r: impl Read, dest: &Path) -> io::Result<()> {
-    let mut ar = tar::Archive::new(r);
+    let mut ar = tar::Archive::new(PadEnd {
+        inner: r,
+        n: 0,
+        pad: None,
+    });
     for e in ar.entries()? {
         let mut e = e?;
         let raw = e.path_bytes().into_owned();
@@ -178,6 +185,34 @@ pub fn extract_context(r: impl Read, dest: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// The docker CLI's rewritten context tars (a Dockerfile from outside the context)
+/// end without the last entry's padding and without end blocks, which Go's reader
+/// accepts: at EOF this pads to the block size and adds the two zero end blocks.
+struct PadEnd<R> {
+    inner: R,
+    n: u64,
+    pad: Option<usize>,
+}
+
+impl<R: Read> Read for PadEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pad.is_none() {
+            let k = self.inner.read(buf)?;
+            if k > 0 {
+                self.n += k as u64;
+                return Ok(k);
+            }
+            let rem = (512 - (self.n % 512) as usize) % 512;
+            self.pad = Some(rem + 1024);
+        }
+        let left = self.pad.unwrap_or(0);
+        let k = left.min(buf.len());
+        buf[..k].fill(0);
+        self.pad = Some(left - k);
+        Ok(k)
+    }
+}
+
 /// Lexically cleaned components; `None` for the root itself. `..` never climbs
 /// above the root.
 fn clean(raw: &[u8]) -> Option<Vec<&OsStr>> {
@@ -215,7 +250,13 @@ pub fn remove_ignored(ctx: &Path, dockerfile_rel: &str) {
 mod tests {
     use super::*;
 
-    fn entry(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, link: &str, data: &[u8]) {
+    fn entry(
+        b: &mut tar::Builder<Vec<u8>>,
+        kind: tar::EntryType,
+        path: &str,
+        link: &str,
+        data: &[u8],
+    ) {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(0o644);
@@ -240,7 +281,13 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         let root = tempfile::tempdir().unwrap();
         let mut b = tar::Builder::new(Vec::new());
-        entry(&mut b, tar::EntryType::Symlink, "esc", outside.path().to_str().unwrap(), b"");
+        entry(
+            &mut b,
+            tar::EntryType::Symlink,
+            "esc",
+            outside.path().to_str().unwrap(),
+            b"",
+        );
         entry(&mut b, tar::EntryType::Regular, "esc/pwned", "", b"x");
         entry(&mut b, tar::EntryType::Regular, "../../up", "", b"y");
         entry(&mut b, tar::EntryType::Symlink, "l2", "/etc/passwd", b"");
@@ -257,6 +304,17 @@ mod tests {
         assert_eq!(std::fs::read(root.path().join("up")).unwrap(), b"y");
         // The symlink was replaced, not written through.
         assert_eq!(std::fs::read(root.path().join("l2")).unwrap(), b"over");
+    }
+
+    #[test]
+    fn a_tar_without_padding_or_end_blocks_is_accepted() {
+        let mut b = tar::Builder::new(Vec::new());
+        entry(&mut b, tar::EntryType::Regular, "f", "", b"abc");
+        let mut tar = b.into_inner().unwrap();
+        tar.truncate(512 + 3);
+        let root = tempfile::tempdir().unwrap();
+        extract_context(&tar[..], root.path()).unwrap();
+        assert_eq!(std::fs::read(root.path().join("f")).unwrap(), b"abc");
     }
 
     #[test]

@@ -177,7 +177,9 @@ pub(crate) fn plan(req: &Request<'_>) -> Result<Plan> {
     let dest_clean = clean_rel(req.dest);
     let mut items = Vec::new();
     for (name, real) in &resolved {
-        let md = real.symlink_metadata().map_err(|e| BuildError::io("stat source", e))?;
+        let md = real
+            .symlink_metadata()
+            .map_err(|e| BuildError::io("stat source", e))?;
         if md.is_dir() {
             items.push(Item {
                 src: Src::Path(real.clone()),
@@ -299,8 +301,13 @@ trait Sink {
         size: u64,
         r: &mut dyn Read,
     ) -> io::Result<()>;
-    fn symlink(&mut self, path: &str, target: &Path, owner: (u32, u32), mtime: u64)
-    -> io::Result<()>;
+    fn symlink(
+        &mut self,
+        path: &str,
+        target: &Path,
+        owner: (u32, u32),
+        mtime: u64,
+    ) -> io::Result<()>;
 }
 
 struct Hashing<'a>(&'a mut Sha256);
@@ -354,7 +361,13 @@ impl Write for HashWriter<'_> {
 
 struct TarSink<'a, W: Write>(&'a mut tar::Builder<W>);
 
-fn header(kind: tar::EntryType, mode: u32, owner: (u32, u32), mtime: u64, size: u64) -> tar::Header {
+fn header(
+    kind: tar::EntryType,
+    mode: u32,
+    owner: (u32, u32),
+    mtime: u64,
+    size: u64,
+) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_mode(mode);
@@ -383,7 +396,13 @@ impl<W: Write> Sink for TarSink<'_, W> {
         // A file that changes size while being read would corrupt the tar: cap it.
         self.0.append_data(&mut h, path, r.take(size))
     }
-    fn symlink(&mut self, path: &str, target: &Path, owner: (u32, u32), mtime: u64) -> io::Result<()> {
+    fn symlink(
+        &mut self,
+        path: &str,
+        target: &Path,
+        owner: (u32, u32),
+        mtime: u64,
+    ) -> io::Result<()> {
         let mut h = header(tar::EntryType::Symlink, 0o777, owner, mtime, 0);
         self.0.append_link(&mut h, path, target)
     }
@@ -422,7 +441,12 @@ fn walk(plan: &Plan, src: &Path, dest: &str, sink: &mut dyn Sink, top: bool) -> 
         // The top directory's contents land in the destination, which exists or is
         // among the created parents.
         if !top {
-            sink.dir(dest, perm(md.permissions().mode()), plan.owner, mtime_of(&md))?;
+            sink.dir(
+                dest,
+                perm(md.permissions().mode()),
+                plan.owner,
+                mtime_of(&md),
+            )?;
         }
         let mut names: Vec<_> = std::fs::read_dir(src)?
             .flatten()
@@ -474,7 +498,13 @@ fn is_archive(p: &Path) -> bool {
     let sum: u64 = block
         .iter()
         .enumerate()
-        .map(|(i, b)| if (148..156).contains(&i) { 32 } else { u64::from(*b) })
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(*b)
+            }
+        })
         .sum();
     stored == Some(sum) && block[0] != 0
 }
@@ -496,10 +526,7 @@ fn extract_archive(plan: &Plan, p: &Path, dest: &str, sink: &mut dyn Sink) -> Re
         let path = join_rel(dest, &rel);
         let h = e.header().clone();
         let mode = h.mode().unwrap_or(0o644);
-        let owner = (
-            h.uid().unwrap_or(0) as u32,
-            h.gid().unwrap_or(0) as u32,
-        );
+        let owner = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
         let mtime = h.mtime().unwrap_or(0);
         match h.entry_type() {
             tar::EntryType::Directory => sink.dir(&path, mode, owner, mtime).map_err(bad)?,
@@ -509,7 +536,8 @@ fn extract_archive(plan: &Plan, p: &Path, dest: &str, sink: &mut dyn Sink) -> Re
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let size = h.size().unwrap_or(0);
-                sink.file(&path, mode, owner, mtime, size, &mut e).map_err(bad)?;
+                sink.file(&path, mode, owner, mtime, size, &mut e)
+                    .map_err(bad)?;
             }
             // Hard links, devices and fifos in an ADDed archive are skipped.
             _ => {}
@@ -547,7 +575,11 @@ pub(crate) fn parse_chown(image_root: &Path, spec: &str) -> Result<(u32, u32)> {
     };
     let uid = match user.parse::<u32>() {
         Ok(n) => n,
-        Err(_) => lookup("/etc/passwd", user).ok_or_else(|| err("uid", user))?.0,
+        Err(_) => {
+            lookup("/etc/passwd", user)
+                .ok_or_else(|| err("uid", user))?
+                .0
+        }
     };
     let gid = match group.parse::<u32>() {
         Ok(n) => n,

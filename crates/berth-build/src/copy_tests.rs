@@ -43,7 +43,10 @@ fn checksum_ignores_mtime_but_not_content_or_mode() {
     };
     let a = plan(&req((0, 0))).unwrap().checksum;
     assert!(a.starts_with("file:"));
-    let f = std::fs::File::options().append(true).open(ctx.path().join("f")).unwrap();
+    let f = std::fs::File::options()
+        .append(true)
+        .open(ctx.path().join("f"))
+        .unwrap();
     f.set_modified(std::time::UNIX_EPOCH).unwrap();
     assert_eq!(plan(&req((0, 0))).unwrap().checksum, a);
     assert_ne!(plan(&req((1, 0))).unwrap().checksum, a);

@@ -195,7 +195,9 @@ pub(crate) fn expose_ports(p: &str) -> std::result::Result<Vec<String>, String> 
         }
     };
     if hi < lo {
-        return Err(format!("invalid range specified for container port: {ports}"));
+        return Err(format!(
+            "invalid range specified for container port: {ports}"
+        ));
     }
     Ok((lo..=hi).map(|n| format!("{n}/{proto}")).collect())
 }
@@ -300,7 +302,10 @@ fn run(ctx: &mut Ctx<'_>, st: &mut StageState, r: &Run) -> Result<()> {
     } else {
         format!("|{} {} {}", args.len(), args.join(" "), cmd.join(" "))
     };
-    let network = r.network.clone().unwrap_or_else(|| ctx.opts.network.clone());
+    let network = r
+        .network
+        .clone()
+        .unwrap_or_else(|| ctx.opts.network.clone());
     let key = Cache::key(st.id.as_ref(), &format!("{created_by}\nnetwork={network}"));
     if let Some(img) = ctx.cached(&key) {
         st.id = Some(img.id);

@@ -265,8 +265,10 @@ pub fn build(
         ));
     }
     ctx.out.aux_id(&last.id.to_string());
-    ctx.out
-        .stream(&format!("Successfully built {}\n", short(&last.id.to_string())));
+    ctx.out.stream(&format!(
+        "Successfully built {}\n",
+        short(&last.id.to_string())
+    ));
     for t in &opts.tags {
         let name = backend.tag(&last.id, t)?;
         ctx.out.stream(&format!("Successfully tagged {name}\n"));
@@ -355,7 +357,8 @@ impl Ctx<'_> {
             Some(self.backend.image(&image, self.opts.pull)?)
         };
         let mut st = StageState::new(base, meta_args.clone());
-        self.out.stream(&format!(" ---> {}\n", short(&st.id_string())));
+        self.out
+            .stream(&format!(" ---> {}\n", short(&st.id_string())));
         let triggers = st.take_onbuild();
         if !triggers.is_empty() {
             self.out.stream(&format!(

@@ -121,10 +121,7 @@ fn a_multi_instruction_build() {
         Successfully tagged x:latest"#]]
     .assert_eq(&scrub(&out));
     let c = e.fake.config(&id);
-    assert_eq!(
-        c.env.unwrap(),
-        vec!["PATH=/bin", "A=1", "B=two words"]
-    );
+    assert_eq!(c.env.unwrap(), vec!["PATH=/bin", "A=1", "B=two words"]);
     assert_eq!(c.working_dir, "/app");
     assert_eq!(c.user, "www");
     assert_eq!(c.cmd.unwrap(), vec!["sh", "main.sh"]);
@@ -132,7 +129,10 @@ fn a_multi_instruction_build() {
     let ports: Vec<String> = c.exposed_ports.unwrap().keys().cloned().collect();
     assert_eq!(ports, vec!["53/udp", "80/tcp", "8000/tcp", "8001/tcp"]);
     let dir = e.fake.dir(&id);
-    assert_eq!(std::fs::read_to_string(dir.join("app/main.sh")).unwrap(), "echo hi\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("app/main.sh")).unwrap(),
+        "echo hi\n"
+    );
     let run = e.fake.st.lock().unwrap().runs[0].clone();
     assert_eq!(run.workdir, "/app");
     assert!(run.env.contains(&"A=1".to_string()));
@@ -164,14 +164,20 @@ fn cache_hits_and_exact_invalidation() {
     assert_eq!(out.matches(" ---> Using cache").count(), 2, "{out}");
     assert_eq!(e.fake.st.lock().unwrap().runs.len(), 3);
     // A new mtime alone changes nothing.
-    let f = std::fs::File::options().append(true).open(e.ctx.path().join("a")).unwrap();
+    let f = std::fs::File::options()
+        .append(true)
+        .open(e.ctx.path().join("a"))
+        .unwrap();
     f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(100))
         .unwrap();
     let (_, out) = e.run(&e.opts(df));
     assert_eq!(out.matches(" ---> Using cache").count(), 4, "{out}");
     // A mode change invalidates.
-    std::fs::set_permissions(e.ctx.path().join("a"), std::fs::Permissions::from_mode(0o600))
-        .unwrap();
+    std::fs::set_permissions(
+        e.ctx.path().join("a"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     let (_, out) = e.run(&e.opts(df));
     assert_eq!(out.matches(" ---> Using cache").count(), 0, "{out}");
     // --no-cache uses nothing.
@@ -267,7 +273,14 @@ fn args_build_args_and_history() {
     let c = e.fake.config(&id);
     assert!(c.env.unwrap().contains(&"E=1-none".to_string()));
     // ARGs are not kept in the image.
-    assert!(!e.fake.config(&id).env.unwrap().iter().any(|v| v.starts_with("V=")));
+    assert!(
+        !e.fake
+            .config(&id)
+            .env
+            .unwrap()
+            .iter()
+            .any(|v| v.starts_with("V="))
+    );
 }
 
 #[test]
@@ -302,9 +315,15 @@ fn heredocs_entrypoint_shell_and_add_archives() {
     let (r, _) = e.run(&e.opts(df));
     let id = r.unwrap();
     let dir = e.fake.dir(&id);
-    assert_eq!(std::fs::read_to_string(dir.join("greet")).unwrap(), "hello world\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("greet")).unwrap(),
+        "hello world\n"
+    );
     assert_eq!(std::fs::read_to_string(dir.join("raw")).unwrap(), "$NAME\n");
-    assert_eq!(std::fs::read_to_string(dir.join("x/inner/x.txt")).unwrap(), "abc");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("x/inner/x.txt")).unwrap(),
+        "abc"
+    );
     let md = std::fs::metadata(dir.join("owned")).unwrap();
     assert_eq!(md.permissions().mode() & 0o7777, 0o700);
     let c = e.fake.config(&id);
@@ -335,7 +354,11 @@ fn crc32(data: &[u8]) -> u32 {
     for b in data {
         c ^= u32::from(*b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xedb8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xedb8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c

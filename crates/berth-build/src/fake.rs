@@ -215,10 +215,7 @@ impl BuildBackend for Fake {
         layer.append_data(&mut h, "ran", body.as_bytes()).unwrap();
         let tar = layer.into_inner().unwrap();
         let res = if code != 0 {
-            Err(BuildError::RunFailed {
-                cmd: script,
-                code,
-            })
+            Err(BuildError::RunFailed { cmd: script, code })
         } else {
             self.new_image(commit, Some(&mut &tar[..]))
         };

@@ -250,20 +250,22 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
             match json_array(args) {
                 Some(v) if !v.is_empty() => Instruction::Shell(v),
                 _ => {
-                    return Err(err(
-                        "SHELL requires the arguments to be in JSON form".into(),
-                    ));
+                    return Err(err("SHELL requires the arguments to be in JSON form".into()));
                 }
             }
         }
         "ONBUILD" => {
             need_args("at least one argument")?;
             let trigger = args.trim();
-            let first = trigger.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            let first = trigger
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
             match first.as_str() {
                 "ONBUILD" => {
                     return Err(err(
-                        "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into(),
+                        "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into()
                     ));
                 }
                 "FROM" | "MAINTAINER" => {
@@ -342,7 +344,8 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
         }
         _ => {
             let mut m = format!("unknown instruction: {}", node.keyword_raw);
-            if let Some(s) = crate::suggest::closest(&node.keyword_raw.to_ascii_lowercase(), INSTRUCTIONS)
+            if let Some(s) =
+                crate::suggest::closest(&node.keyword_raw.to_ascii_lowercase(), INSTRUCTIONS)
             {
                 m.push_str(&format!(" (did you mean {s}?)"));
             }
@@ -431,7 +434,9 @@ fn json_array(args: &str) -> Option<Vec<String>> {
 fn valid_stage_name(n: &str) -> bool {
     let mut c = n.chars();
     matches!(c.next(), Some(f) if f.is_ascii_lowercase())
-        && c.all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.'))
+        && c.all(|ch| {
+            ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.')
+        })
 }
 
 /// ENV/LABEL: `key value` (legacy, one pair) or `k=v k2="v 2"`.
@@ -442,7 +447,10 @@ fn name_values(node: &Node, kw: &str, escape: char) -> Result<Vec<(String, Strin
         // Legacy form: the first word is the key, the rest of the line the value.
         let rest = node.args.trim_start()[first.len()..].trim();
         if rest.is_empty() {
-            return Err(ParseError::at(node, format!("{kw} must have two arguments")));
+            return Err(ParseError::at(
+                node,
+                format!("{kw} must have two arguments"),
+            ));
         }
         return Ok(vec![(first.to_string(), rest.to_string())]);
     }

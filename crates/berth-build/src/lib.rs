@@ -42,9 +42,15 @@ pub use executor::{BuildOptions, PROXY_ARGS, build, plan_dockerfile};
 pub use instruction::{CmdLine, Instruction, Step, parse_instruction};
 pub use parser::{Directives, Dockerfile, Flag, Heredoc, Node, ParseError, parse};
 
-#[cfg(test)]
-mod fake;
+/// The fuzz entry point (`fuzz/`): parse, type every node, expand every word and
+/// match `.dockerignore` patterns; nothing may panic.
+#[doc(hidden)]
+pub fn fuzz_one(data: &[u8]) {
+    fuzz::exercise(data);
+}
+
 #[cfg(test)]
 mod executor_tests;
 #[cfg(test)]
-mod fuzz_tests;
+mod fake;
+mod fuzz;

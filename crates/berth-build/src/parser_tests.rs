@@ -89,11 +89,15 @@ fn table() {
         ),
         (
             "FROM x\nRUN <<EOF\nnever ends\n",
-            expect_test::expect!["error: dockerfile parse error on line 2: unterminated heredoc EOF (column 1)"],
+            expect_test::expect![
+                "error: dockerfile parse error on line 2: unterminated heredoc EOF (column 1)"
+            ],
         ),
         (
             "# escape=x\nFROM x\n",
-            expect_test::expect!["error: dockerfile parse error on line 1: invalid escape token 'x' does not match ^[\\\\`]$ (column 1)"],
+            expect_test::expect![
+                "error: dockerfile parse error on line 1: invalid escape token 'x' does not match ^[\\\\`]$ (column 1)"
+            ],
         ),
         (
             "\u{feff}FROM x\r\nCMD a\r\n",
@@ -139,30 +143,96 @@ fn instructions() {
     );
     assert_eq!(
         inst("ENV A=1 B=\"x y\"").unwrap(),
-        Instruction::Env(vec![("A".into(), "1".into()), ("B".into(), "\"x y\"".into())])
+        Instruction::Env(vec![
+            ("A".into(), "1".into()),
+            ("B".into(), "\"x y\"".into())
+        ])
     );
     let errors = [
-        ("RUNN x", "dockerfile parse error on line 1: unknown instruction: RUNN (did you mean run?)"),
-        ("form x", "dockerfile parse error on line 1: unknown instruction: form (did you mean from?)"),
-        ("BOGUSWORD x", "dockerfile parse error on line 1: unknown instruction: BOGUSWORD"),
-        ("FROM a b", "dockerfile parse error on line 1: FROM requires either one or three arguments"),
-        ("FROM a AS 1x", "dockerfile parse error on line 1: invalid name for build stage: \"1x\", name can't start with a number or contain symbols"),
-        ("COPY a", "dockerfile parse error on line 1: COPY requires at least two arguments, but only one was provided. Destination could not be determined"),
-        ("RUN --mount=type=cache,target=/x echo", "dockerfile parse error on line 1: the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled"),
-        ("RUN --network=bridge2 x", "dockerfile parse error on line 1: unsupported network mode: bridge2"),
-        ("RUN --bogus x", "dockerfile parse error on line 1: unknown flag: bogus"),
-        ("COPY --chown a b", "dockerfile parse error on line 1: missing a value on flag: chown"),
-        ("COPY --from=a --from=b a b", "dockerfile parse error on line 1: duplicate flag specified: from"),
-        ("ENV", "dockerfile parse error on line 1: ENV requires at least one argument"),
-        ("ENV A", "dockerfile parse error on line 1: ENV must have two arguments"),
-        ("ENV A=1 B", "dockerfile parse error on line 1: Syntax error - can't find = in \"B\". Must be of the form: name=value"),
-        ("SHELL sh -c", "dockerfile parse error on line 1: SHELL requires the arguments to be in JSON form"),
-        ("ONBUILD ONBUILD RUN x", "dockerfile parse error on line 1: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
-        ("ONBUILD FROM x", "dockerfile parse error on line 1: FROM isn't allowed as an ONBUILD trigger"),
-        ("ONBUILD RUNX x", "dockerfile parse error on line 1: unknown instruction: RUNX (did you mean run?)"),
-        ("HEALTHCHECK FOO x", "dockerfile parse error on line 1: Unknown type \"FOO\" in HEALTHCHECK (try CMD)"),
-        ("HEALTHCHECK --interval=abc CMD x", "dockerfile parse error on line 1: time: invalid duration \"abc\" for interval"),
-        ("WORKDIR", "dockerfile parse error on line 1: WORKDIR requires exactly one argument"),
+        (
+            "RUNN x",
+            "dockerfile parse error on line 1: unknown instruction: RUNN (did you mean run?)",
+        ),
+        (
+            "form x",
+            "dockerfile parse error on line 1: unknown instruction: form (did you mean from?)",
+        ),
+        (
+            "BOGUSWORD x",
+            "dockerfile parse error on line 1: unknown instruction: BOGUSWORD",
+        ),
+        (
+            "FROM a b",
+            "dockerfile parse error on line 1: FROM requires either one or three arguments",
+        ),
+        (
+            "FROM a AS 1x",
+            "dockerfile parse error on line 1: invalid name for build stage: \"1x\", name can't start with a number or contain symbols",
+        ),
+        (
+            "COPY a",
+            "dockerfile parse error on line 1: COPY requires at least two arguments, but only one was provided. Destination could not be determined",
+        ),
+        (
+            "RUN --mount=type=cache,target=/x echo",
+            "dockerfile parse error on line 1: the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled",
+        ),
+        (
+            "RUN --network=bridge2 x",
+            "dockerfile parse error on line 1: unsupported network mode: bridge2",
+        ),
+        (
+            "RUN --bogus x",
+            "dockerfile parse error on line 1: unknown flag: bogus",
+        ),
+        (
+            "COPY --chown a b",
+            "dockerfile parse error on line 1: missing a value on flag: chown",
+        ),
+        (
+            "COPY --from=a --from=b a b",
+            "dockerfile parse error on line 1: duplicate flag specified: from",
+        ),
+        (
+            "ENV",
+            "dockerfile parse error on line 1: ENV requires at least one argument",
+        ),
+        (
+            "ENV A",
+            "dockerfile parse error on line 1: ENV must have two arguments",
+        ),
+        (
+            "ENV A=1 B",
+            "dockerfile parse error on line 1: Syntax error - can't find = in \"B\". Must be of the form: name=value",
+        ),
+        (
+            "SHELL sh -c",
+            "dockerfile parse error on line 1: SHELL requires the arguments to be in JSON form",
+        ),
+        (
+            "ONBUILD ONBUILD RUN x",
+            "dockerfile parse error on line 1: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+        ),
+        (
+            "ONBUILD FROM x",
+            "dockerfile parse error on line 1: FROM isn't allowed as an ONBUILD trigger",
+        ),
+        (
+            "ONBUILD RUNX x",
+            "dockerfile parse error on line 1: unknown instruction: RUNX (did you mean run?)",
+        ),
+        (
+            "HEALTHCHECK FOO x",
+            "dockerfile parse error on line 1: Unknown type \"FOO\" in HEALTHCHECK (try CMD)",
+        ),
+        (
+            "HEALTHCHECK --interval=abc CMD x",
+            "dockerfile parse error on line 1: time: invalid duration \"abc\" for interval",
+        ),
+        (
+            "WORKDIR",
+            "dockerfile parse error on line 1: WORKDIR requires exactly one argument",
+        ),
     ];
     for (text, want) in errors {
         assert_eq!(inst(text).unwrap_err(), want, "{text}");

@@ -11,7 +11,8 @@ use crate::error::{BuildError, Result};
 use crate::executor::Ctx;
 
 /// PATH a stage gets when its base sets none (docker's default on Linux).
-pub(crate) const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub(crate) struct StageState {
     /// The current image (`None`: scratch, nothing committed yet).
@@ -28,7 +29,10 @@ pub(crate) struct StageState {
 }
 
 impl StageState {
-    pub(crate) fn new(base: Option<BaseImage>, meta_args: BTreeMap<String, Option<String>>) -> Self {
+    pub(crate) fn new(
+        base: Option<BaseImage>,
+        meta_args: BTreeMap<String, Option<String>>,
+    ) -> Self {
         let (id, base) = match base {
             Some(b) => (Some(b.id), b.config),
             None => (None, ImageConfig::default()),

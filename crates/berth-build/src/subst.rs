@@ -20,10 +20,11 @@ pub(crate) fn split_words(s: &str, escape: char) -> Vec<String> {
                 cur.push(c);
                 if c == q {
                     quote = None;
-                } else if c == escape && q == '"' {
-                    if let Some(n) = chars.next() {
-                        cur.push(n);
-                    }
+                } else if c == escape
+                    && q == '"'
+                    && let Some(n) = chars.next()
+                {
+                    cur.push(n);
                 }
             }
             None if c.is_whitespace() => {
@@ -230,7 +231,8 @@ impl Lexer<'_> {
 
     fn name(&mut self) -> String {
         let start = self.i;
-        while self.i < self.c.len() && (self.c[self.i].is_ascii_alphanumeric() || self.c[self.i] == '_')
+        while self.i < self.c.len()
+            && (self.c[self.i].is_ascii_alphanumeric() || self.c[self.i] == '_')
         {
             self.i += 1;
         }
@@ -273,14 +275,24 @@ mod tests {
             ("$-", Ok("$-")),
             ("${U:?must be set}", Err("U: must be set")),
             ("${A", Err("missing '}'")),
-            ("'x", Err("unexpected end of statement while looking for matching single-quote")),
-            ("\"x", Err("unexpected end of statement while looking for matching double-quote")),
+            (
+                "'x",
+                Err("unexpected end of statement while looking for matching single-quote"),
+            ),
+            (
+                "\"x",
+                Err("unexpected end of statement while looking for matching double-quote"),
+            ),
             ("${}", Err("bad substitution")),
             ("${A/x}", Err("unsupported modifier (/) in substitution")),
         ];
         for (input, want) in cases {
             let got = expand(input, '\\', &env);
-            assert_eq!(got.as_deref(), want.map_err(|e| e.to_string()).as_deref(), "{input}");
+            assert_eq!(
+                got.as_deref(),
+                want.map_err(|e| e.to_string()).as_deref(),
+                "{input}"
+            );
         }
     }
 

@@ -127,3 +127,77 @@ impl ImageStore {
         Ok(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(name: &str, body: &[u8]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(body.len() as u64);
+        b.append_data(&mut h, name, body).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn scratch_layer_then_metadata_then_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = ImageStore::open(dir.path()).unwrap();
+        let tar = layer("f", b"hi");
+        let base = s
+            .commit_build(
+                Some(&mut &tar[..]),
+                &BuildCommit {
+                    parent: None,
+                    config: ContainerConfig::default(),
+                    created_by: "/bin/sh -c #(nop) COPY file:x in / ".into(),
+                    author: None,
+                },
+            )
+            .unwrap();
+        let cfg = ContainerConfig {
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        };
+        let top = s
+            .commit_build(
+                None,
+                &BuildCommit {
+                    parent: Some(base.clone()),
+                    config: cfg.clone(),
+                    created_by: "/bin/sh -c #(nop)  CMD [\"sh\"]".into(),
+                    author: Some("me".into()),
+                },
+            )
+            .unwrap();
+        drop(s);
+        let s = ImageStore::open(dir.path()).unwrap();
+        let img = s.get(&top).unwrap();
+        assert_eq!(img.parent, Some(base.clone()));
+        assert_eq!(img.config.config, Some(cfg));
+        assert_eq!(img.config.author.as_deref(), Some("me"));
+        assert_eq!(img.config.rootfs.diff_ids.len(), 1);
+        assert_eq!(img.config.history.len(), 2);
+        assert!(!img.config.history[0].empty_layer);
+        assert!(img.config.history[1].empty_layer);
+        assert_eq!(s.layer_dirs(&top).unwrap(), s.layer_dirs(&base).unwrap());
+        let f = s.layer_dirs(&top).unwrap()[0].join("f");
+        assert_eq!(std::fs::read(f).unwrap(), b"hi");
+        // A missing parent is an error, not a panic.
+        let missing = Digest::sha256_of(b"nope");
+        assert!(
+            s.commit_build(
+                None,
+                &BuildCommit {
+                    parent: Some(missing),
+                    config: ContainerConfig::default(),
+                    created_by: String::new(),
+                    author: None,
+                },
+            )
+            .is_err()
+        );
+    }
+}

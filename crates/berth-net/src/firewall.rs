@@ -61,6 +61,17 @@ pub struct FwNetwork {
     pub endpoints: Vec<FwEndpoint>,
 }
 
+/// A legacy `--link` on a network without icc: the linking container (`from`) may
+/// reach the exposed `ports` of the linked one (`to`), and get the replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FwLink {
+    pub from: FwEndpoint,
+    pub from_ip: Ipv4Addr,
+    pub to: FwEndpoint,
+    pub to_ip: Ipv4Addr,
+    pub ports: Vec<(Proto, u16)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FwPort {
     pub proto: Proto,
@@ -80,6 +91,10 @@ pub struct Ruleset {
     /// The userland proxy serves containers reaching published ports through a host
     /// address, so their traffic is not DNATed (it never needs forwarding).
     pub proxy_hairpin: bool,
+    /// No userland proxy: 127.0.0.1:PORT is DNATed by the kernel too (the bridges
+    /// need `route_localnet`), and such traffic is masqueraded.
+    pub loopback_dnat: bool,
+    pub links: Vec<FwLink>,
 }
 
 fn q(s: &str) -> String {
@@ -104,7 +119,15 @@ impl Ruleset {
         );
         // Loopback destinations are served by the userland proxy (the kernel does not
         // route 127/8 to a bridge).
-        s.push_str("\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n\t\tip daddr != 127.0.0.0/8 fib daddr type local jump published\n\t}\n");
+        let lo = if self.loopback_dnat {
+            ""
+        } else {
+            "ip daddr != 127.0.0.0/8 "
+        };
+        let _ = writeln!(
+            s,
+            "\tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n\t\t{lo}fib daddr type local jump published\n\t}}"
+        );
         s.push_str("\tchain published {\n");
         for p in &self.ports {
             let daddr = p
@@ -134,6 +157,9 @@ impl Ruleset {
                 s,
                 "\t\toifname {br} ct status dnat ip saddr {net} masquerade"
             );
+            if self.loopback_dnat {
+                let _ = writeln!(s, "\t\toifname {br} ip saddr 127.0.0.0/8 masquerade");
+            }
         }
         s.push_str("\t}\n");
         s.push_str(
@@ -149,6 +175,22 @@ impl Ruleset {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let _ = writeln!(s, "\t\tiifname {br} oifname {{ {set} }} drop");
+            }
+            if !n.icc {
+                for l in &self.links {
+                    for (proto, port) in &l.ports {
+                        let p = proto.as_str();
+                        let (a, b) = (l.from_ip, l.to_ip);
+                        let _ = writeln!(
+                            s,
+                            "\t\tiifname {br} oifname {br} ip saddr {a} ip daddr {b} {p} dport {port} accept"
+                        );
+                        let _ = writeln!(
+                            s,
+                            "\t\tiifname {br} oifname {br} ip saddr {b} ip daddr {a} {p} sport {port} accept"
+                        );
+                    }
+                }
             }
             let verdict = if n.icc { "accept" } else { "drop" };
             let _ = writeln!(s, "\t\tiifname {br} oifname {br} {verdict}");
@@ -167,8 +209,32 @@ impl Ruleset {
             .iter()
             .filter(|n| n.icc && n.endpoints.len() >= 2)
             .collect();
-        if !fast.is_empty() {
+        let links: Vec<&FwLink> = self.links.iter().filter(|l| !l.ports.is_empty()).collect();
+        if !fast.is_empty() || !links.is_empty() {
             let _ = writeln!(s, "table netdev {t} {{");
+            // Linked pairs: only the exposed ports, straight from veth to veth.
+            for (i, l) in links.iter().enumerate() {
+                let mut rules = String::new();
+                for (proto, port) in &l.ports {
+                    let p = proto.as_str();
+                    let _ = write!(
+                        rules,
+                        "\t\tether saddr {} ether daddr {} {p} dport {port} fwd to {}\n\t\tether saddr {} ether daddr {} {p} sport {port} fwd to {}\n",
+                        format_mac(&l.from.mac),
+                        format_mac(&l.to.mac),
+                        q(&l.to.host_if),
+                        format_mac(&l.to.mac),
+                        format_mac(&l.from.mac),
+                        q(&l.from.host_if),
+                    );
+                }
+                let _ = writeln!(
+                    s,
+                    "\tchain link_{i} {{\n\t\ttype filter hook ingress devices = {{ {}, {} }} priority filter; policy accept;\n{rules}\t}}",
+                    q(&l.from.host_if),
+                    q(&l.to.host_if),
+                );
+            }
             for (i, n) in fast.iter().enumerate() {
                 let devs: Vec<String> = n.endpoints.iter().map(|e| q(&e.host_if)).collect();
                 let map: Vec<String> = n
@@ -275,6 +341,8 @@ mod tests {
         let r = Ruleset {
             table: "berth".into(),
             proxy_hairpin: false,
+            loopback_dnat: false,
+            links: vec![],
             networks: vec![net("berth0", "10.1.0.1/24", 0)],
             ports: vec![],
         };
@@ -298,6 +366,13 @@ mod tests {
         assert!(
             with_proxy.contains("iifname != { \"berth0\" } fib daddr type local jump published")
         );
+        let no_proxy = Ruleset {
+            loopback_dnat: true,
+            ..r.clone()
+        }
+        .render();
+        assert!(no_proxy.contains("\t\tfib daddr type local jump published\n\t}"));
+        assert!(no_proxy.contains("oifname \"berth0\" ip saddr 127.0.0.0/8 masquerade"));
         assert!(
             !s.contains("table netdev berth {\n"),
             "no fast path without two endpoints"
@@ -309,6 +384,8 @@ mod tests {
         let r = Ruleset {
             table: "t".into(),
             proxy_hairpin: false,
+            loopback_dnat: false,
+            links: vec![],
             networks: vec![net("b", "10.1.0.0/24", 0)],
             ports: vec![
                 FwPort {
@@ -344,6 +421,8 @@ mod tests {
         let s = Ruleset {
             table: "t".into(),
             proxy_hairpin: false,
+            loopback_dnat: false,
+            links: vec![],
             networks: vec![a, b],
             ports: vec![],
         }
@@ -358,10 +437,45 @@ mod tests {
     }
 
     #[test]
+    fn links_open_only_the_exposed_ports_between_the_pair() {
+        let mut n = net("b", "10.1.0.0/24", 2);
+        n.icc = false;
+        let ep = |i: usize| n.endpoints[i].clone();
+        let s = Ruleset {
+            table: "t".into(),
+            proxy_hairpin: false,
+            loopback_dnat: false,
+            links: vec![FwLink {
+                from: ep(0),
+                from_ip: "10.1.0.2".parse().unwrap(),
+                to: ep(1),
+                to_ip: "10.1.0.3".parse().unwrap(),
+                ports: vec![(Proto::Tcp, 80)],
+            }],
+            networks: vec![n.clone()],
+            ports: vec![],
+        }
+        .render();
+        assert!(
+            s.contains("ip saddr 10.1.0.2 ip daddr 10.1.0.3 tcp dport 80 accept"),
+            "{s}"
+        );
+        assert!(s.contains("ip saddr 10.1.0.3 ip daddr 10.1.0.2 tcp sport 80 accept"));
+        assert!(s.contains("tcp dport 80 fwd to \"veth1\""), "{s}");
+        assert!(s.contains("tcp sport 80 fwd to \"veth0\""));
+        assert!(
+            !s.contains("fwd to ether daddr map"),
+            "no icc: no open fast path"
+        );
+    }
+
+    #[test]
     fn hostile_names_cannot_break_out_of_quotes() {
         let s = Ruleset {
             table: "t".into(),
             proxy_hairpin: false,
+            loopback_dnat: false,
+            links: vec![],
             networks: vec![net("x\"; flush ruleset; \"", "10.1.0.0/24", 0)],
             ports: vec![],
         }

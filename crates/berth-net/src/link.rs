@@ -74,6 +74,8 @@ pub trait NetOps: Send + Sync {
     fn device_subnets(&self, dev: &str) -> Vec<Ipv4Net>;
     /// `net.ipv4.ip_forward=1`.
     fn enable_ip_forward(&self) -> Result<(), NetError>;
+    /// `net.ipv4.conf.<dev>.route_localnet=1` (loopback DNAT without the proxy).
+    fn enable_route_localnet(&self, dev: &str) -> Result<(), NetError>;
 }
 
 /// The real kernel, over rtnetlink.
@@ -269,7 +271,7 @@ impl NetOps for Kernel {
                     .await
                     .map_err(err(format!("attach {} to {}", ep.host_if, ep.bridge)))
             });
-            let inside = host.and_then(|()| {
+            host.and_then(|()| {
                 join_netns(&ns)?;
                 with_handle(async |h| {
                     let idx = index_of(&h, &ep.ifname)
@@ -294,8 +296,7 @@ impl NetOps for Kernel {
                     }
                     Ok(())
                 })
-            });
-            inside
+            })
         })
         .inspect_err(|_| {
             // Deleting the host end removes its peer too.
@@ -327,6 +328,15 @@ impl NetOps for Kernel {
     fn enable_ip_forward(&self) -> Result<(), NetError> {
         std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
             .map_err(|e| NetError(format!("enable ip forwarding: {e}")))
+    }
+
+    fn enable_route_localnet(&self, dev: &str) -> Result<(), NetError> {
+        // `dev` is a validated interface name (no `/`): the path stays under conf/.
+        if dev.contains('/') || dev.starts_with('.') {
+            return Err(NetError(format!("invalid device name {dev}")));
+        }
+        std::fs::write(format!("/proc/sys/net/ipv4/conf/{dev}/route_localnet"), "1")
+            .map_err(|e| NetError(format!("enable route_localnet on {dev}: {e}")))
     }
 }
 
@@ -438,6 +448,9 @@ impl NetOps for FakeNet {
     }
     fn device_subnets(&self, _dev: &str) -> Vec<Ipv4Net> {
         Vec::new()
+    }
+    fn enable_route_localnet(&self, dev: &str) -> Result<(), NetError> {
+        self.op(format!("route_localnet {dev}")).map(|_| ())
     }
     fn enable_ip_forward(&self) -> Result<(), NetError> {
         self.op("ip_forward".into()).map(|_| ())

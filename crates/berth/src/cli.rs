@@ -73,6 +73,12 @@ pub(crate) enum Command {
     /// Return low-level information on berth objects
     #[command(override_usage = "berth inspect [OPTIONS] NAME|ID [NAME|ID...]", help_template = HELP)]
     Inspect(inspect::InspectArgs),
+    /// Build an image from a Dockerfile
+    #[command(override_usage = "berth build [OPTIONS] PATH | URL | -", help_template = HELP)]
+    Build(crate::cmd::build::BuildArgs),
+    /// Manage builds
+    #[command(subcommand, override_usage = "berth builder COMMAND", help_template = HELP)]
+    Builder(crate::cmd::build::BuilderCommand),
     /// Show the history of an image
     #[command(override_usage = "berth history [OPTIONS] IMAGE", help_template = HELP)]
     History(image::HistoryArgs),

@@ -135,6 +135,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         }
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => image::list(ctx, a).await,
         Command::Inspect(a) => cmd::container_info::inspect_any(ctx, a).await,
+        Command::Build(a) => cmd::build::build(ctx, a).await,
+        Command::Builder(c) => cmd::build::builder(ctx, c).await,
         Command::Container(c) => cmd::container_cli::dispatch(ctx, c).await,
         Command::Volume(c) => cmd::volume::dispatch(ctx, c).await,
         Command::Network(c) => cmd::network::dispatch(ctx, c).await,

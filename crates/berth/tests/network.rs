@@ -848,3 +848,147 @@ fn bridge_none_gives_default_containers_loopback_only() {
         .fails()
         .assert_stderr_contains("network bridge not found");
 }
+
+#[test]
+fn icc_and_default_bind_address_options() {
+    let mut e = Env::new();
+    // icc on (the default): containers on the default bridge reach each other.
+    e.docker(&["run", "-d", "--name", "ca", "busybox", "sleep", "300"])
+        .ok();
+    let ip = e.inspect("ca", "{{.NetworkSettings.IPAddress}}");
+    e.docker(&["run", "--rm", "busybox", "ping", "-c1", "-W2", &ip])
+        .ok();
+    e.docker(&["rm", "-f", "ca"]).ok();
+    std::fs::write(
+        e.d.dir().join("daemon.json"),
+        r#"{"icc": false, "ip": "127.0.0.1"}"#,
+    )
+    .unwrap();
+    e.d.restart();
+    e.docker(&[
+        "run", "-d", "--name", "ca", "-p", "80", "busybox", "sleep", "300",
+    ])
+    .ok();
+    let ip = e.inspect("ca", "{{.NetworkSettings.IPAddress}}");
+    e.docker(&["run", "--rm", "busybox", "ping", "-c1", "-W1", &ip])
+        .fails();
+    // With icc off, --link still opens the linked container's exposed ports.
+    e.docker(&[
+        "run", "-d", "--name", "srv", "--expose", "80", "busybox", "sh", "-c", HTTPD,
+    ])
+    .ok();
+    let body = e
+        .docker(&["run", "--rm", "--link", "srv:web", "busybox", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do printf \"GET / HTTP/1.0\\r\\n\\r\\n\" | nc -w 2 $WEB_PORT_80_TCP_ADDR 80 | grep hello && exit 0; sleep 0.3; done; exit 1"])
+        .ok()
+        .out();
+    assert!(body.contains("hello-from-"), "{body}");
+    let srv_ip = e.inspect("srv", "{{.NetworkSettings.IPAddress}}");
+    e.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "wget",
+        "-T",
+        "2",
+        "-qO-",
+        &format!("http://{srv_ip}/"),
+    ])
+    .fails();
+    e.docker(&["rm", "-f", "srv"]).ok();
+    let port = e.docker(&["port", "ca", "80"]).ok().out();
+    assert!(port.starts_with("127.0.0.1:"), "{port}");
+    assert_eq!(
+        e.docker(&["ps", "-q", "--filter", "network=bridge"])
+            .ok()
+            .lines()
+            .len(),
+        1
+    );
+    assert!(
+        e.docker(&["ps", "-q", "--filter", "network=none"])
+            .ok()
+            .lines()
+            .is_empty()
+    );
+    e.docker(&["rm", "-f", "ca"]).ok();
+}
+
+#[test]
+fn network_events() {
+    let e = Env::new();
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    e.docker(&["network", "create", "evnet"]).ok();
+    e.docker(&["run", "--rm", "--network", "evnet", "busybox", "true"])
+        .ok();
+    e.docker(&["network", "rm", "evnet"]).ok();
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let out = e
+        .docker(&[
+            "events",
+            "--since",
+            &start,
+            "--until",
+            &until,
+            "--filter",
+            "type=network",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .timeout(Duration::from_secs(60))
+        .ok()
+        .out();
+    let want = [
+        "create evnet",
+        "connect evnet",
+        "disconnect evnet",
+        "destroy evnet",
+    ];
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(got, want, "{out}");
+}
+
+#[test]
+fn without_the_userland_proxy_loopback_is_served_by_the_kernel() {
+    let mut e = Env::new();
+    std::fs::write(
+        e.d.dir().join("daemon.json"),
+        r#"{"userland-proxy": false}"#,
+    )
+    .unwrap();
+    e.d.restart();
+    e.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
+    ])
+    .ok();
+    let port: u16 = e
+        .docker(&["port", "web", "80"])
+        .ok()
+        .out()
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(http_get_eventually(port).starts_with("hello-from-"));
+    e.docker(&["rm", "-f", "web"]).ok();
+    assert_eq!(leftovers(&e.d), Vec::<String>::new());
+}

@@ -192,6 +192,17 @@ fn pull_all_tags_and_search() {
     assert_eq!(tags, vec![format!("{repo}:one"), format!("{repo}:two")]);
 
     // search over the registry's catalog, both CLIs, docker's table.
+    assert_same_output(&d, &["search", &format!("{}/app", reg.host)]);
+    assert_same_output(
+        &d,
+        &[
+            "search",
+            "--no-trunc",
+            "--limit",
+            "1",
+            &format!("{}/app", reg.host),
+        ],
+    );
     for c in CLIS {
         let out = cli(&d, c, &["search", &format!("{}/team", reg.host)])
             .ok()
@@ -487,11 +498,7 @@ fn sha256_hex(data: &[u8]) -> String {
 #[test]
 fn bearer_token_flow() {
     // The token realm names the registry's own port: pick a free one first.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let htpasswd = dir.path().join("htpasswd");
     write_htpasswd(&htpasswd, &[("alice", "s3cret")]);
@@ -526,6 +533,25 @@ fn bearer_token_flow() {
     d.docker(["rmi", &img]).ok();
     let out = d.berth(["pull", &img]).ok().out();
     assert!(out.contains("Status: Downloaded newer image"), "{out}");
+
+    // Anonymous tokens (Docker Hub's flow for public images): no login at all.
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let realm = format!("http://{addr}/token");
+    let open = registry(&["--addr", &addr, "--token-realm", &realm]);
+    let anon = format!("{}/anon/busybox:v1", open.host);
+    d.docker(["tag", &img, &anon]).ok();
+    d.docker(["push", &anon]).ok();
+    d.docker(["rmi", &anon]).ok();
+    d.docker(["pull", &anon]).ok();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]

@@ -6,8 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use berth_build::{
-    BaseImage, BuildBackend, BuildError, Cancel, CommitRequest, MountedImage, Progress,
-    RunRequest,
+    BaseImage, BuildBackend, BuildError, Cancel, CommitRequest, MountedImage, Progress, RunRequest,
 };
 use berth_image::{BuildCommit, Reference};
 use berth_stdx::Digest;

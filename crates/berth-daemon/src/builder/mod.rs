@@ -8,6 +8,7 @@
 //! whatever a crash left there.
 
 mod backend;
+pub(crate) mod remote;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -78,10 +79,7 @@ impl Builder {
 
     /// A fresh scratch directory for one build.
     pub(crate) fn scratch(&self) -> std::io::Result<Scratch> {
-        let dir = self
-            .root
-            .join("tmp")
-            .join(berth_stdx::id::random_hex(8));
+        let dir = self.root.join("tmp").join(berth_stdx::id::random_hex(8));
         std::fs::create_dir_all(dir.join("context"))?;
         Ok(Scratch(dir))
     }
@@ -106,9 +104,7 @@ impl Builder {
                         .unwrap_or(0);
                     img.size.saturating_sub(parent_size)
                 };
-                let description = hist
-                    .and_then(|h| h.created_by.clone())
-                    .unwrap_or_default();
+                let description = hist.and_then(|h| h.created_by.clone()).unwrap_or_default();
                 Some(CacheRecord {
                     entry,
                     size,
@@ -151,7 +147,9 @@ impl Builder {
             std::cmp::Reverse(self.store.get(d).map(|i| i.created).unwrap_or_default())
         });
         for id in dropped {
-            let Ok(img) = self.store.get(&id) else { continue };
+            let Ok(img) = self.store.get(&id) else {
+                continue;
+            };
             if !img.repo_tags.is_empty() {
                 continue;
             }

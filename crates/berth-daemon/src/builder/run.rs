@@ -48,7 +48,35 @@ pub(crate) fn run_step(
         .block_on(mgr.create("", body))
         .map_err(|e| internal("create container", e))?;
     berth_build::running_in(out, &id);
-    let result = be.rt.block_on(attach_start_wait(&mgr, &id, out, cancel));
+    // The container is driven on the runtime; its output comes back over a channel
+    // and is forwarded from this (blocking) thread, where sending to the client may
+    // block.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let task = be.rt.spawn(attach_start_wait(
+        mgr.clone(),
+        id.clone(),
+        tx,
+        cancel.clone(),
+    ));
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(text) => {
+                if !out.stream(&text) {
+                    cancel.cancel();
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if !out.alive() {
+                    cancel.cancel();
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let result = be
+        .rt
+        .block_on(task)
+        .unwrap_or_else(|e| Err(internal("run step", e)));
     let result = match result {
         Ok(0) => commit_upper(be, &id, commit),
         Ok(code) => Err(BuildError::RunFailed {
@@ -75,14 +103,13 @@ pub(crate) fn run_step(
 /// until the container's streams close, then waits for the exit code. A cancel
 /// kills the container.
 async fn attach_start_wait(
-    mgr: &Arc<ContainerManager>,
-    id: &str,
-    out: &mut dyn Progress,
-    cancel: &Cancel,
+    mgr: Arc<ContainerManager>,
+    id: String,
+    out: std::sync::mpsc::Sender<String>,
+    cancel: Cancel,
 ) -> berth_build::Result<i32> {
-    let (_rec, target) = mgr
-        .attach_target(id)
-        .map_err(|e| internal("attach", e))?;
+    let id = id.as_str();
+    let (_rec, target) = mgr.attach_target(id).map_err(|e| internal("attach", e))?;
     let starter = {
         let mgr = mgr.clone();
         let id = id.to_string();
@@ -126,7 +153,7 @@ async fn attach_start_wait(
                         }
                         let text = String::from_utf8_lossy(&pending[8..8 + size]).to_string();
                         pending.drain(..8 + size);
-                        if !out.stream(&text) {
+                        if out.send(text).is_err() {
                             cancel.cancel();
                         }
                     }

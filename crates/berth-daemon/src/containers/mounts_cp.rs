@@ -30,6 +30,9 @@ impl ContainerManager {
         let err = |what: &str, e: &dyn std::fmt::Display| {
             Error::internal(format!("mount volumes for copy: {what}: {e}"))
         };
+        // A running container made its targets at start, and may be changing its tree
+        // now: only a stopped one (its own temporary mount) gets missing targets made.
+        let stopped = base.temp;
         let root = if base.temp {
             base
         } else {
@@ -60,19 +63,21 @@ impl ContainerManager {
         for m in mps {
             // Like docker, a target the container never got yet is made (start makes it too).
             let is_dir = Path::new(&m.source).is_dir();
-            let inside = super::mounts_run::prepare_target(&root.path, &m.destination, is_dir)?;
-            if !is_dir {
-                let real = root.path.join(inside.trim_start_matches('/'));
-                // O_EXCL|O_NOFOLLOW: never through a symlink, never over a file.
-                let _ = nix::fcntl::open(
-                    &real,
-                    OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC
-                        | OFlag::O_WRONLY,
-                    Mode::from_bits_truncate(0o644),
-                );
+            if stopped {
+                let inside = super::mounts_run::prepare_target(&root.path, &m.destination, is_dir)?;
+                if !is_dir {
+                    let real = root.path.join(inside.trim_start_matches('/'));
+                    // O_EXCL|O_NOFOLLOW: never through a symlink, never over a file.
+                    let _ = nix::fcntl::open(
+                        &real,
+                        OFlag::O_CREAT
+                            | OFlag::O_EXCL
+                            | OFlag::O_NOFOLLOW
+                            | OFlag::O_CLOEXEC
+                            | OFlag::O_WRONLY,
+                        Mode::from_bits_truncate(0o644),
+                    );
+                }
             }
             let Some(target) = open_target(&root.path, &m.destination)? else {
                 continue;

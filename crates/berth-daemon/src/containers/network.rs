@@ -359,7 +359,20 @@ impl ContainerManager {
                 .iter()
                 .filter_map(|s| s.parse().ok())
                 .collect();
-            n.start_container(&rec.id, &rec.name, &mode, &ports, &upstreams)?
+            let exposed: Vec<(Proto, u16)> = rec
+                .config
+                .get("ExposedPorts")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.keys()
+                        .filter_map(|k| {
+                            let (p, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+                            Some((Proto::parse(proto)?, p.parse().ok()?))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            n.start_container(&rec.id, &rec.name, &mode, &ports, &upstreams, &exposed)?
         };
         let embedded = view.user_defined && n.embedded_dns;
         let res = self.write_net_files(dir, rec, &n, view.ip, embedded);

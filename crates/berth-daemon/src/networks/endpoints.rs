@@ -171,6 +171,7 @@ impl NetworkManager {
         mode: &str,
         ports: &[PortRequest],
         upstreams: &[std::net::IpAddr],
+        exposed: &[(Proto, u16)],
     ) -> Result<ContainerNet> {
         let mut st = self.lock();
         let mut ids = self.container_net_ids(&st, cid, mode);
@@ -207,6 +208,7 @@ impl NetworkManager {
                         .and_then(|e| e.active.as_mut())
                     {
                         a.upstreams = upstreams.to_vec();
+                        a.exposed = exposed.to_vec();
                     }
                 }
                 let user = ids.iter().any(|id| !st.nets[id].is_default_bridge());
@@ -327,6 +329,7 @@ impl NetworkManager {
             ifname: ifname.to_string(),
             ports: Vec::new(),
             upstreams: Vec::new(),
+            exposed: Vec::new(),
         };
         if let Some(e) = n.endpoints.get_mut(cid) {
             e.active = Some(active.clone());
@@ -558,9 +561,9 @@ impl NetworkManager {
         let id = Self::resolve(&st, net)?;
         let n = &st.nets[&id];
         if !n.is_bridge() {
-            return Err(forbidden(format!(
-                "container cannot be disconnected from host network or connected to host network"
-            )));
+            return Err(forbidden(
+                "container cannot be disconnected from host network or connected to host network",
+            ));
         }
         let bare = name.trim_start_matches('/');
         if n.endpoints.contains_key(cid) {

@@ -286,7 +286,14 @@ impl NetworkManager {
             Ipv4Net::new(gw, subnet.prefix_len()).map_err(|e| Error::internal(e.to_string()))?;
         self.ops
             .ensure_bridge(&n.bridge, addr, self.cfg.mtu)
-            .map_err(|e| Error::internal(format!("network {}: {e}", n.name)))
+            .map_err(|e| Error::internal(format!("network {}: {e}", n.name)))?;
+        if !self.cfg.userland_proxy && self.cfg.iptables {
+            // The kernel path must serve 127.0.0.1:PORT without the proxy.
+            self.ops
+                .enable_route_localnet(&n.bridge)
+                .map_err(|e| Error::internal(format!("network {}: {e}", n.name)))?;
+        }
+        Ok(())
     }
 
     /// At a graceful shutdown: stop the proxies; with the test option, also remove
@@ -566,6 +573,7 @@ impl NetworkManager {
         let mut r = Ruleset {
             table: self.cfg.nft_table.clone(),
             proxy_hairpin: self.cfg.userland_proxy,
+            loopback_dnat: !self.cfg.userland_proxy,
             ..Default::default()
         };
         for n in st.nets.values().filter(|n| n.is_bridge()) {
@@ -592,6 +600,10 @@ impl NetworkManager {
                         container_port: p.container_port,
                     });
                 }
+            }
+            let icc = !n.is_default_bridge() || self.cfg.icc;
+            if !icc {
+                r.links.extend(Self::links_of(n, &self.ops));
             }
             r.networks.push(FwNetwork {
                 bridge: n.bridge.clone(),
@@ -623,10 +635,64 @@ impl NetworkManager {
         t
     }
 
+    /// The `--link`s between running containers of `n` (docker's legacy links).
+    fn links_of(n: &Network, ops: &Arc<dyn NetOps>) -> Vec<berth_net::firewall::FwLink> {
+        type Ep = (FwEndpoint, Ipv4Addr, Vec<(berth_net::firewall::Proto, u16)>);
+        let ep_of = |e: &Endpoint| -> Option<Ep> {
+            let a = e.active.as_ref()?;
+            let mac = parse_mac(&a.mac)?;
+            ops.link_exists(&a.host_if).then(|| {
+                (
+                    FwEndpoint {
+                        host_if: a.host_if.clone(),
+                        mac,
+                    },
+                    a.ip,
+                    a.exposed.clone(),
+                )
+            })
+        };
+        let mut out = Vec::new();
+        for e in n.endpoints.values() {
+            let Some((from, from_ip, _)) = ep_of(e) else {
+                continue;
+            };
+            for l in &e.links {
+                let name = l.split(':').next().unwrap_or("").trim_start_matches('/');
+                let Some((to, to_ip, ports)) = n
+                    .endpoints
+                    .values()
+                    .find(|o| o.name == name)
+                    .and_then(ep_of)
+                else {
+                    continue;
+                };
+                out.push(berth_net::firewall::FwLink {
+                    from: from.clone(),
+                    from_ip,
+                    to,
+                    to_ip,
+                    ports,
+                });
+            }
+        }
+        out
+    }
+
     /// Applies the ruleset if it changed (`iptables: false`: never touches nft).
     pub(crate) fn apply_firewall(&self, st: &mut State) -> Result<()> {
         self.dns.set_table(Self::dns_table(st));
         if !self.cfg.iptables {
+            return Ok(());
+        }
+        // Nothing to filter until a bridge exists: a daemon that never networks a
+        // container leaves the host's rules alone.
+        if st.applied.is_none()
+            && !st
+                .nets
+                .values()
+                .any(|n| n.is_bridge() && self.ops.link_exists(&n.bridge))
+        {
             return Ok(());
         }
         let batch = self.ruleset(st).render();

@@ -76,6 +76,9 @@ pub struct Active {
     /// The embedded DNS server's upstreams (user-defined networks).
     #[serde(default)]
     pub upstreams: Vec<std::net::IpAddr>,
+    /// The container's exposed ports (what `--link`ed containers may reach).
+    #[serde(default)]
+    pub exposed: Vec<(Proto, u16)>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -167,6 +170,7 @@ mod tests {
                         container_port: 53,
                     }],
                     upstreams: vec!["127.0.0.53".parse().unwrap()],
+                    exposed: vec![(Proto::Tcp, 80)],
                 }),
                 ..Default::default()
             },

@@ -184,9 +184,11 @@ async fn start_and_stop_leave_nothing_behind() {
         host_range: None,
     }];
     let v1 =
-        f.m.start_container("c1", "/web", "n1", &ports, &[])
+        f.m.start_container("c1", "/web", "n1", &ports, &[], &[])
             .unwrap();
-    let v2 = f.m.start_container("c2", "/db", "n1", &[], &[]).unwrap();
+    let v2 =
+        f.m.start_container("c2", "/db", "n1", &[], &[], &[])
+            .unwrap();
     assert_eq!(v1.ip.unwrap().to_string(), "10.99.0.2");
     assert_eq!(v2.ip.unwrap().to_string(), "10.99.0.3");
     assert!(v1.user_defined);
@@ -228,7 +230,7 @@ async fn a_failed_setup_is_rolled_back() {
         .unwrap();
     f.net.state.lock().unwrap().fail_on = Some("veth".into());
     let e =
-        f.m.start_container("c1", "/web", "bridge", &[], &[])
+        f.m.start_container("c1", "/web", "bridge", &[], &[], &[])
             .unwrap_err();
     assert!(e.message.contains("injected failure"), "{}", e.message);
     let s = f.net.snapshot();
@@ -236,7 +238,7 @@ async fn a_failed_setup_is_rolled_back() {
     f.net.state.lock().unwrap().fail_on = None;
     // The address was not kept: the retry gets the first one again.
     let v =
-        f.m.start_container("c1", "/web", "bridge", &[], &[])
+        f.m.start_container("c1", "/web", "bridge", &[], &[], &[])
             .unwrap();
     assert_eq!(v.ip.unwrap().to_string(), "172.18.0.2");
     assert!(!v.user_defined);
@@ -256,7 +258,7 @@ async fn a_taken_host_port_is_dockers_error_and_nothing_stays_half_set_up() {
         host_ip: None,
         host_range: None,
     }];
-    f.m.start_container("c1", "c1", "bridge", &any, &[])
+    f.m.start_container("c1", "c1", "bridge", &any, &[], &[])
         .unwrap();
     let port = f.m.container_networks("c1")[0]
         .1
@@ -270,7 +272,7 @@ async fn a_taken_host_port_is_dockers_error_and_nothing_stays_half_set_up() {
         ..any[0]
     }];
     let e =
-        f.m.start_container("c2", "c2", "bridge", &same, &[])
+        f.m.start_container("c2", "c2", "bridge", &same, &[], &[])
             .unwrap_err();
     assert!(
         e.message.ends_with(&format!(
@@ -282,7 +284,7 @@ async fn a_taken_host_port_is_dockers_error_and_nothing_stays_half_set_up() {
     assert_eq!(f.net.snapshot().netns.len(), 1);
     f.m.stop_container("c1");
     // Released: now c2 gets it.
-    f.m.start_container("c2", "c2", "bridge", &same, &[])
+    f.m.start_container("c2", "c2", "bridge", &same, &[], &[])
         .unwrap();
     f.m.stop_container("c2");
 }
@@ -293,7 +295,7 @@ async fn connect_and_disconnect() {
     user_net(&f.m, "n1", "10.99.0.0/24");
     f.m.attach_on_create("c1", "/web", "bridge", EndpointRequest::default(), vec![])
         .unwrap();
-    f.m.start_container("c1", "/web", "bridge", &[], &[])
+    f.m.start_container("c1", "/web", "bridge", &[], &[], &[])
         .unwrap();
     f.m.connect(
         "n1",

@@ -23,7 +23,7 @@ use crate::builder::{Builder, DaemonBackend};
 use crate::error::Error;
 use crate::server::AppState;
 use crate::server::query::Query;
-use crate::server::stream::{Lines, body_reader, drain, drain_body, progress_response};
+use crate::server::stream::{body_reader, drain, drain_body, panic_text};
 
 fn builder(st: &AppState) -> Result<std::sync::Arc<Builder>, Error> {
     st.builder
@@ -39,6 +39,68 @@ fn json_map(q: &Query, key: &str) -> Result<BTreeMap<String, Option<String>>, Er
     serde_json::from_str(raw).map_err(|e| Error::invalid(format!("invalid {key} parameter: {e}")))
 }
 
+/// What the build thread sends to the response.
+enum Msg {
+    Bytes(bytes::Bytes),
+    Fail(Error),
+}
+
+/// The sending half held by the build thread.
+struct Lines(tokio::sync::mpsc::Sender<Msg>);
+
+impl Lines {
+    fn send(&self, m: JsonMessage) -> bool {
+        self.0
+            .blocking_send(Msg::Bytes(bytes::Bytes::from(m.to_line())))
+            .is_ok()
+    }
+    /// A bare newline, which JSON stream readers skip: writing it is the only way to
+    /// notice a client that went away while a step runs silently.
+    fn keepalive(&self) -> bool {
+        self.0
+            .blocking_send(Msg::Bytes(bytes::Bytes::from_static(b"\n")))
+            .is_ok()
+    }
+}
+
+/// Runs `work` on the blocking pool and streams its lines; an error before the first
+/// line is a normal error status (dockerd's "not flushed" rule), later ones in-band.
+async fn respond<F>(work: F) -> Response
+where
+    F: FnOnce(&Lines) -> Result<(), Error> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(32);
+    tokio::task::spawn_blocking(move || {
+        let lines = Lines(tx);
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&lines)))
+            .unwrap_or_else(|p| {
+                Err(Error::internal(format!(
+                    "internal error: {}",
+                    panic_text(&*p)
+                )))
+            });
+        if let Err(e) = res {
+            let _ = lines.0.blocking_send(Msg::Fail(e));
+        }
+    });
+    let to_bytes = |m: Msg| match m {
+        Msg::Bytes(b) => b,
+        Msg::Fail(e) => bytes::Bytes::from(JsonMessage::error(e.message).to_line()),
+    };
+    let first = match rx.recv().await {
+        Some(Msg::Fail(e)) => return crate::server::error::error_response(&e),
+        other => other.map(to_bytes),
+    };
+    let head = futures_util::stream::iter(first.map(Ok::<_, std::io::Error>));
+    let rest = futures_util::stream::unfold(rx, move |mut rx| async move {
+        let m = rx.recv().await?;
+        Some((Ok(to_bytes(m)), rx))
+    });
+    use futures_util::StreamExt;
+    let body = Body::from_stream(head.chain(rest));
+    ([(http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 /// Build output to the response: lines as `stream` messages (none with `q`).
 struct Out<'a> {
     lines: &'a Lines,
@@ -46,6 +108,7 @@ struct Out<'a> {
     cancel: Cancel,
     /// Something reached the client: later errors go in-band.
     sent: bool,
+    last_keepalive: std::time::Instant,
 }
 
 impl Progress for Out<'_> {
@@ -61,9 +124,23 @@ impl Progress for Out<'_> {
         ok
     }
 
+    fn alive(&mut self) -> bool {
+        // A silent step (a long RUN) writes a newline now and then: the only way to
+        // notice a client that went away.
+        if self.last_keepalive.elapsed() >= std::time::Duration::from_secs(1) {
+            self.last_keepalive = std::time::Instant::now();
+            if !self.lines.keepalive() {
+                self.cancel.cancel();
+            }
+        }
+        !self.cancel.is_cancelled()
+    }
+
     fn aux_id(&mut self, id: &str) {
-        let mut m = JsonMessage::default();
-        m.aux = Some(json!({"ID": id}));
+        let m = JsonMessage {
+            aux: Some(json!({"ID": id})),
+            ..Default::default()
+        };
         self.sent = true;
         if !self.lines.send(m) {
             self.cancel.cancel();
@@ -97,11 +174,6 @@ pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response
         }
     };
     let parsed = (|| -> Result<BuildOptions, Error> {
-        if !q.get("remote").is_empty() {
-            return Err(Error::not_implemented(
-                "remote build contexts are not supported by this daemon yet: send the context in the request body",
-            ));
-        }
         let labels = json_map(&q, "labels")?
             .into_iter()
             .map(|(k, v)| (k, v.unwrap_or_default()))
@@ -156,20 +228,30 @@ pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response
     }
     let mut reader = body_reader(body);
     let rt = tokio::runtime::Handle::current();
-    progress_response(true, move |lines| {
+    let remote = q.get("remote").to_string();
+    respond(move |lines| {
         let scratch = b
             .scratch()
             .map_err(|e| Error::internal(format!("create build dir: {e}")))?;
-        let ctx_dir = scratch.0.join("context");
-        let input = berth_image::decompress(BufReader::with_capacity(1 << 20, &mut reader))
-            .map_err(|e| Error::invalid(format!("read build context: {e}")));
-        let extracted = input.and_then(|r| {
-            berth_build::extract_context(r, &ctx_dir)
-                .map_err(|e| Error::invalid(format!("extract build context: {e}")))
-        });
-        if let Err(e) = extracted {
+        let mut ctx_dir = scratch.0.join("context");
+        if remote.is_empty() {
+            let input = berth_image::decompress(BufReader::with_capacity(1 << 20, &mut reader))
+                .map_err(|e| Error::invalid(format!("read build context: {e}")));
+            let extracted = input.and_then(|r| {
+                berth_build::extract_context(r, &ctx_dir)
+                    .map_err(|e| Error::invalid(format!("extract build context: {e}")))
+            });
+            if let Err(e) = extracted {
+                drain(&mut reader);
+                return Err(e);
+            }
+        } else {
             drain(&mut reader);
-            return Err(e);
+            ctx_dir = rt.block_on(crate::builder::remote::fetch(
+                &remote,
+                &scratch.0,
+                &opts.dockerfile_name,
+            ))?;
         }
         opts.dockerfile = read_dockerfile(&ctx_dir, &opts.dockerfile_name)?;
         berth_build::remove_ignored(&ctx_dir, &opts.dockerfile_name);
@@ -181,10 +263,11 @@ pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response
             quiet: opts.quiet,
             cancel: cancel.clone(),
             sent: false,
+            last_keepalive: std::time::Instant::now(),
         };
         let backend = DaemonBackend {
             b: &b,
-            rt,
+            rt: rt.clone(),
             scratch: scratch.0.clone(),
         };
         let res = berth_build::build(&opts, &backend, Some(b.cache()), &mut out, &cancel);
@@ -246,8 +329,7 @@ pub fn df_records(st: &AppState) -> Vec<Value> {
         return Vec::new();
     };
     let ts = |t: std::time::SystemTime| {
-        chrono::DateTime::<chrono::Utc>::from(t)
-            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
     };
     b.records()
         .into_iter()

@@ -191,7 +191,7 @@ async fn image_names_with_slashes_ports_and_verbs_route_to_the_right_call() {
             "POST",
             "/images/127.0.0.1:5000/a/push?tag=v1",
             501,
-            "pushing images is not supported by this daemon yet",
+            "registries are not configured in this daemon",
         ),
         ("GET", "/images/busybox", 404, "page not found"),
         ("PUT", "/images/busybox/json", 404, "page not found"),

@@ -1,6 +1,6 @@
 use super::*;
 
-fn store(dir: &Path) -> VolumeStore {
+fn store(dir: &std::path::Path) -> VolumeStore {
     let s = VolumeStore::new(dir.join("volumes"), EventBus::new());
     s.load().unwrap();
     s

@@ -307,27 +307,27 @@ impl Repo {
         build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response> {
         let mname = go_method(&method);
-        for attempt in 0..2 {
-            let mut req = build(self.http.request(method.clone(), url));
-            if let Some(h) = self
-                .authorization(mname, url, extra_scope, attempt > 0)
-                .await?
-            {
-                req = req.header(reqwest::header::AUTHORIZATION, h);
+        let attempt = |refresh: bool| {
+            let build = &build;
+            let method = method.clone();
+            async move {
+                let mut req = build(self.http.request(method, url));
+                if let Some(h) = self.authorization(mname, url, extra_scope, refresh).await? {
+                    req = req.header(reqwest::header::AUTHORIZATION, h);
+                }
+                req.send()
+                    .await
+                    .map_err(|e| ClientError::transport(mname, url, &e))
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| ClientError::transport(mname, url, &e))?;
-            if resp.status() == reqwest::StatusCode::UNAUTHORIZED
-                && attempt == 0
-                && matches!(self.challenge, Challenge::Bearer { .. })
-            {
-                continue;
-            }
-            return Ok(resp);
+        };
+        let resp = attempt(false).await?;
+        // A cached token may have expired or lack a scope: one retry with a new one.
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED
+            && matches!(self.challenge, Challenge::Bearer { .. })
+        {
+            return attempt(true).await;
         }
-        unreachable!("the loop returns on its second attempt")
+        Ok(resp)
     }
 }
 

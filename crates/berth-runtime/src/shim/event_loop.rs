@@ -22,6 +22,8 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// How long an exec shim whose output nobody has read yet waits after the exit for
 /// its first attach (a quick `docker exec echo` ends before the daemon attaches).
 const ATTACH_GRACE: Duration = Duration::from_secs(10);
+/// How long the shim must be idle before it sheds the runtime's pages (`memory`).
+const SHED_AFTER_IDLE_MS: i32 = 50;
 
 enum Mode {
     Request,
@@ -168,8 +170,19 @@ impl Shim {
                 Some(d) => d.saturating_duration_since(Instant::now()).as_millis() as i32 + 1,
                 None => -1,
             };
+            // Memory is shed once the shim has been idle a moment (never on the path
+            // of a reply: the daemon is waiting for `start`).
+            let timeout = if self.shed_pending && timeout < 0 {
+                SHED_AFTER_IDLE_MS
+            } else {
+                timeout
+            };
             // SAFETY: pfds is a valid array of pollfd for its length.
             let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout) };
+            if n == 0 && self.shed_pending {
+                self.shed_pending = false;
+                super::memory::shed();
+            }
             if n < 0 {
                 if std::io::Error::last_os_error().kind() == ErrorKind::Interrupted {
                     continue;
@@ -397,7 +410,7 @@ impl Shim {
                         Ok(()) => {
                             self.started = true;
                             // The runtime's start path is not needed again either.
-                            super::memory::shed();
+                            self.shed_pending = true;
                             Response {
                                 pid: Some(self.pid),
                                 ..Response::ok()
@@ -504,6 +517,14 @@ impl Shim {
             );
         }
         let _ = std::fs::remove_file(self.opts.state_dir.join(SOCKET));
+        // The runtime's state and cgroup go before waiters hear of the exit (as docker
+        // deletes the task before it reports a container stopped), so nothing of the
+        // container is left once `stop` or `wait` returns.
+        if self.opts.exec_process.is_none()
+            && let Err(e) = self.driver.delete(&self.opts.id, true)
+        {
+            eprintln!("berth shim {}: {e}", self.opts.id);
+        }
         for c in clients.iter_mut() {
             if matches!(c.mode, Mode::Waiting) {
                 c.out.extend(
@@ -518,11 +539,6 @@ impl Shim {
             let _ = c.stream.set_write_timeout(Some(Duration::from_secs(2)));
             let _ = c.stream.write_all(&c.out);
             let _ = c.stream.shutdown(std::net::Shutdown::Both);
-        }
-        if self.opts.exec_process.is_none()
-            && let Err(e) = self.driver.delete(&self.opts.id, true)
-        {
-            eprintln!("berth shim {}: {e}", self.opts.id);
         }
         0
     }

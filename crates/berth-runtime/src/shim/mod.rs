@@ -114,7 +114,6 @@ fn child_main(opts: ShimOptions, report: OwnedFd) -> i32 {
         Ok(mut shim) => {
             let _ = writeln!(report, "ok {}", shim.pid);
             drop(report);
-            memory::shed();
             shim.run()
         }
         Err(e) => {
@@ -169,6 +168,8 @@ pub(crate) struct Shim {
     pub(crate) pty_fd: Option<std::os::fd::RawFd>,
     pub(crate) listener: UnixListener,
     pub(crate) log: Option<JsonFileLog>,
+    /// The runtime's create/start code ran since the last shed (see `memory`).
+    pub(crate) shed_pending: bool,
 }
 
 fn setup(opts: &ShimOptions) -> Result<Shim, String> {
@@ -284,6 +285,7 @@ fn setup(opts: &ShimOptions) -> Result<Shim, String> {
         pty_fd: None,
         listener,
         log,
+        shed_pending: true,
     })
 }
 

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Build benchmarks: a 10-instruction Dockerfile with a ~50 MB context (5 x 10 MB random
+# files + 1,000 small files), classic builder through the docker CLI
+# (DOCKER_BUILDKIT=0), berth vs dockerd side by side:
+#   cold       --no-cache build
+#   no-change  rebuild, nothing changed (every step a cache hit)
+#   one-file   rebuild after changing one small copied file (2 steps re-run)
+#
+# Needs: hyperfine, busybox-static, a release build (cargo build --release -p berth),
+# root. Optional: dockerd (started here on a private socket/data-root, no bridge, no
+# iptables; stopped at the end). RUN steps use --network none in both engines.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+berth="${BERTH:-$root/target/release/berth}"
+docker_cli="${DOCKER_CLI:-/usr/local/bin/docker}"
+dir="${BENCH_DIR:-/tmp/berth-bench-build}"
+runs="${RUNS:-5}"
+sock="$dir/berth.sock"
+dsock="$dir/docker.sock"
+export DOCKER_BUILDKIT=0
+
+[ -x "$berth" ] || { echo "bench: $berth missing: cargo build --release -p berth" >&2; exit 1; }
+command -v hyperfine >/dev/null || { echo "bench: install hyperfine" >&2; exit 1; }
+[ -x /bin/busybox ] || { echo "bench: install busybox-static" >&2; exit 1; }
+
+rm -rf "$dir"
+mkdir -p "$dir/rootfs/bin" "$dir/rootfs/tmp" "$dir/rootfs/etc" "$dir/results" "$dir/ctx"
+
+bd() { "$docker_cli" -H "unix://$sock" "$@"; }   # docker CLI -> berth
+dd() { "$docker_cli" -H "unix://$dsock" "$@"; }  # docker CLI -> dockerd
+
+pids=()
+cleanup() {
+    set +e
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    grep " $dir/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r umount -l 2>/dev/null
+}
+trap cleanup EXIT
+
+echo "== fixtures: busybox rootfs, 50 MB context" >&2
+cp /bin/busybox "$dir/rootfs/bin/busybox"
+for a in $(/bin/busybox --list); do
+    [ -e "$dir/rootfs/bin/$a" ] || ln -s busybox "$dir/rootfs/bin/$a"
+done
+tar --numeric-owner -C "$dir/rootfs" -cf "$dir/rootfs.tar" .
+mkdir -p "$dir/ctx/big" "$dir/ctx/small"
+for i in 1 2 3 4 5; do head -c $((10 << 20)) /dev/urandom >"$dir/ctx/big/blob-$i.bin"; done
+for i in $(seq 1 1000); do head -c 512 /dev/urandom >"$dir/ctx/small/f$i"; done
+echo "v1" >"$dir/ctx/conf.txt"
+cat >"$dir/ctx/Dockerfile" <<'DF'
+FROM bbench
+ENV A=1
+WORKDIR /app
+COPY big/ /app/big/
+COPY small/ /app/small/
+RUN echo built > /built
+COPY conf.txt /app/conf.txt
+RUN cat /app/conf.txt > /app/conf.copy
+LABEL bench=1
+CMD ["sh"]
+DF
+du -sh "$dir/ctx" >&2
+
+echo "== berth daemon (private socket and data-root)" >&2
+echo '{"bridge": "none"}' >"$dir/berth.json"
+"$berth" daemon -H "unix://$sock" --data-root "$dir/root" --exec-root "$dir/exec" \
+    --pidfile "$dir/berth.pid" --config-file "$dir/berth.json" >"$dir/daemon.log" 2>&1 &
+pids+=("$!")
+for _ in $(seq 1 100); do bd version >/dev/null 2>&1 && break; sleep 0.1; done
+bd import -c 'CMD ["sh"]' "$dir/rootfs.tar" bbench >/dev/null
+
+have_docker=0
+if command -v dockerd >/dev/null; then
+    echo "== dockerd (private socket and data-root, no bridge, no iptables)" >&2
+    echo '{}' >"$dir/docker.json"
+    dockerd -H "unix://$dsock" --data-root "$dir/docker-root" --exec-root "$dir/docker-exec" \
+        --pidfile "$dir/docker.pid" --bridge none --iptables=false --ip6tables=false \
+        --containerd-namespace berth-bench-build --config-file "$dir/docker.json" \
+        >"$dir/dockerd.log" 2>&1 &
+    pids+=("$!")
+    for _ in $(seq 1 200); do dd version >/dev/null 2>&1 && break; sleep 0.1; done
+    if dd version >/dev/null 2>&1; then
+        have_docker=1
+        dd import -c 'CMD ["sh"]' "$dir/rootfs.tar" bbench >/dev/null
+    else
+        echo "bench: dockerd did not start (see $dir/dockerd.log); skipping it" >&2
+    fi
+fi
+
+build() { echo "\"$docker_cli\" -H unix://$1 build -q --network none $2 -t bench:b \"$dir/ctx\""; }
+engines=("berth $sock")
+[ "$have_docker" = 1 ] && engines+=("dockerd $dsock")
+for e in "${engines[@]}"; do
+    set -- $e
+    name=$1 s=$2
+    echo "== $name" >&2
+    eval "$(build "$s" "")" >/dev/null   # warm: the cache exists for the rebuilds
+    hyperfine -N -w 1 -r "$runs" --export-json "$dir/results/$name-cold.json" \
+        -n "$name cold" "$(build "$s" --no-cache)" >&2
+    hyperfine -N -w 1 -r "$runs" --export-json "$dir/results/$name-nochange.json" \
+        -n "$name no-change" "$(build "$s" "")" >&2
+    hyperfine -w 1 -r "$runs" --export-json "$dir/results/$name-onefile.json" \
+        --prepare "date +%s%N > $dir/ctx/conf.txt" \
+        -n "$name one-file" "$(build "$s" "")" >&2
+done
+
+echo
+echo "| scenario | engine | median (s) |"
+echo "|---|---|---|"
+for f in "$dir"/results/*.json; do
+    python3 - "$f" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+name = r["command"]
+engine, scenario = name.split(" ", 1)
+print(f"| {scenario} | {engine} | {r['median']:.3f} |")
+PY
+done
