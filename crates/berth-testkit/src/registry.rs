@@ -54,6 +54,8 @@ pub fn write_htpasswd(path: &Path, users: &[(&str, &str)]) {
 
 pub struct TestRegistry {
     child: Child,
+    bin: PathBuf,
+    extra: Vec<String>,
     /// `127.0.0.1:<port>`.
     pub host: String,
     /// `http://…` or `https://…`.
@@ -70,53 +72,13 @@ impl TestRegistry {
             .prefix("berth-registry-")
             .tempdir()
             .expect("registry temp dir");
-        let mut cmd = Command::new(bin.as_ref());
-        cmd.args(["registry", "serve"]);
-        if !extra.contains(&"--addr") {
-            cmd.args(["--addr", "127.0.0.1:0"]);
-        }
-        let mut child = cmd
-            .arg("--data-root")
-            .arg(dir.path().join("data"))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn berth registry serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(stderr);
-            let mut line = String::new();
-            let mut sent = false;
-            while r.read_line(&mut line).unwrap_or(0) > 0 {
-                if !sent && let Some(url) = line.trim().strip_prefix("berth registry listening on ")
-                {
-                    let _ = tx.send(url.to_string());
-                    sent = true;
-                }
-                line.clear();
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let url = loop {
-            if let Ok(u) = rx.recv_timeout(Duration::from_millis(100)) {
-                break u;
-            }
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("berth registry serve exited early: {st}");
-            }
-            assert!(Instant::now() < deadline, "registry did not start");
-        };
-        let host = url
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, url) = spawn(bin.as_ref(), &dir.path().join("data"), &extra);
         TestRegistry {
             child,
-            host,
+            bin: bin.as_ref().to_path_buf(),
+            extra,
+            host: host_of(&url),
             url,
             dir,
         }
@@ -125,6 +87,73 @@ impl TestRegistry {
     pub fn data_root(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+
+    /// SIGKILL, as a crash would: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same data root (a new port unless `--addr` was given).
+    #[track_caller]
+    pub fn restart(&mut self) {
+        self.kill9();
+        let (child, url) = spawn(&self.bin, &self.data_root(), &self.extra);
+        self.child = child;
+        self.host = host_of(&url);
+        self.url = url;
+    }
+}
+
+fn host_of(url: &str) -> String {
+    url.trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Spawns the server and waits for its "listening on URL" line; returns the child and URL.
+#[track_caller]
+fn spawn(bin: &Path, data_root: &Path, extra: &[String]) -> (Child, String) {
+    let mut cmd = Command::new(bin);
+    cmd.args(["registry", "serve"]);
+    if !extra.iter().any(|a| a == "--addr") {
+        cmd.args(["--addr", "127.0.0.1:0"]);
+    }
+    let mut child = cmd
+        .arg("--data-root")
+        .arg(data_root)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn berth registry serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stderr);
+        let mut line = String::new();
+        let mut sent = false;
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            if !sent && let Some(url) = line.trim().strip_prefix("berth registry listening on ") {
+                let _ = tx.send(url.to_string());
+                sent = true;
+            }
+            line.clear();
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = loop {
+        if let Ok(u) = rx.recv_timeout(Duration::from_millis(100)) {
+            break u;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("berth registry serve exited early: {st}");
+        }
+        assert!(Instant::now() < deadline, "registry did not start");
+    };
+    (child, url)
 }
 
 impl Drop for TestRegistry {

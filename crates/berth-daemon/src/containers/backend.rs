@@ -72,6 +72,10 @@ pub trait ContainerBackend: Send + Sync + 'static {
     fn fs_root_cp(&self, name: &str) -> Result<super::fs::FsRoot> {
         self.fs_root(name)
     }
+    /// A copy into `path` is refused when it lies in a read-only mount.
+    fn cp_writable(&self, _name: &str, _path: &str) -> Result<()> {
+        Ok(())
+    }
     /// `docker commit` (blocking): the new image's id.
     fn commit(&self, _name: &str, _q: &super::fs::CommitQuery) -> Result<String> {
         Err(crate::error::Error::not_implemented(
@@ -95,6 +99,9 @@ impl ContainerBackend for ContainerService {
     }
     fn fs_root_cp(&self, name: &str) -> Result<super::fs::FsRoot> {
         self.0.fs_root_for_cp(name)
+    }
+    fn cp_writable(&self, name: &str, path: &str) -> Result<()> {
+        self.0.cp_writable(name, path)
     }
     fn changes(&self, name: &str) -> Result<Vec<(String, u8)>> {
         self.0.changes(name)

@@ -110,6 +110,25 @@ impl ContainerManager {
     }
 }
 
+impl ContainerManager {
+    /// docker's check before a copy into `path`: refused in a read-only mount.
+    pub fn cp_writable(&self, name: &str, path: &str) -> Result<()> {
+        let rec = self.get(name)?;
+        let p = berth_stdx::rootpath::clean_absolute(&format!("/{path}"));
+        let inside = |dest: &str| p == dest || p.starts_with(&format!("{dest}/"));
+        // The deepest mount holding the path decides.
+        let m = rec
+            .mount_points
+            .iter()
+            .filter(|m| inside(&m.destination))
+            .max_by_key(|m| m.destination.len());
+        if m.is_some_and(|m| !m.rw) {
+            return Err(Error::invalid("mounted volume is marked read-only"));
+        }
+        Ok(())
+    }
+}
+
 /// Opens a mount target inside `root` without following anything out of it: the path
 /// is resolved in scope, opened `O_PATH|O_NOFOLLOW`, and the fd's real path checked to
 /// be under `root` (a component swapped for a symlink in between is caught). The mount

@@ -473,7 +473,10 @@ impl ContainerManager {
         let mut networks = Map::new();
         let mut top = Map::new();
         let mut ports = Map::new();
-        if let Some(m) = rec.config.get("ExposedPorts").and_then(Value::as_object) {
+        // docker lists exposed and published ports only while the container runs.
+        if rec.state.status.is_active()
+            && let Some(m) = rec.config.get("ExposedPorts").and_then(Value::as_object)
+        {
             for k in m.keys() {
                 ports.insert(k.clone(), Value::Null);
             }

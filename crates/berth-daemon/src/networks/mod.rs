@@ -190,6 +190,14 @@ impl NetworkManager {
                 n.bridge = dev.clone();
                 n.options.insert(BRIDGE_NAME_OPT.into(), dev.clone());
                 n.options.insert(
+                    "com.docker.network.bridge.default_bridge".into(),
+                    "true".into(),
+                );
+                n.options.insert(
+                    "com.docker.network.bridge.enable_ip_masquerade".into(),
+                    "true".into(),
+                );
+                n.options.insert(
                     "com.docker.network.bridge.enable_icc".into(),
                     self.cfg.icc.to_string(),
                 );

@@ -1,7 +1,8 @@
 //! Keeping a long-lived shim small. Creating a container runs a lot of code (the
 //! runtime library's clone, namespace, mount, seccomp and cgroup paths) that the shim
 //! never runs again, but whose pages stay mapped and count in its RSS: about 4 MB of
-//! the binary's text and read-only data. Once the container exists, those clean
+//! the binary's text and read-only data. Once the container is created and started
+//! and the shim has been idle a moment (the event loop decides when), those clean
 //! file-backed pages are dropped from this process (`MADV_DONTNEED`: they stay in the
 //! page cache, shared with the daemon and other shims, and fault back in on use), and
 //! the heap's free memory is returned to the kernel.
