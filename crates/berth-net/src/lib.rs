@@ -8,6 +8,8 @@
 //! it is unit-tested without sockets, namespaces or root; the side effects live at the
 //! edges.
 
+#[cfg(test)]
+mod conformance;
 pub mod dns;
 pub mod firewall;
 pub mod hosts;

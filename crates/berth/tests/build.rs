@@ -235,6 +235,20 @@ fn parse_errors_name_the_line() {
             .assert_code(1)
             .assert_stderr_contains(want);
     }
+    // berth quotes the instruction with a caret at its column.
+    let ctx = e.ctx(
+        "caret",
+        &[(
+            "Dockerfile",
+            "FROM busybox
+  RUNN echo hi
+",
+        )],
+    );
+    e.berth(&["build", s(&ctx)])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("   2 | RUNN echo hi\n     |   ^");
     e.assert_clean();
 }
 

@@ -360,9 +360,14 @@ fn fifty_containers_at_once_leave_nothing_behind() {
     }
     assert_eq!(e.docker(&["ps", "-q"]).ok().lines().len(), 50);
     let ids = e.all_ids();
+    // The berth CLI removes them concurrently and reports in argument order; a missing
+    // one is only a message under -f.
     let mut rm = vec!["rm", "-f"];
     rm.extend(ids.iter().map(String::as_str));
-    e.docker(&rm).ok();
+    rm.push("no-such-container");
+    let o = e.d.berth(&rm).timeout(Duration::from_secs(120)).ok();
+    assert_eq!(o.lines(), ids);
+    o.assert_stderr_contains("No such container: no-such-container");
     assert_eq!(e.docker(&["ps", "-aq"]).ok().out(), "");
     assert_clean(&e.d, &ids);
 }

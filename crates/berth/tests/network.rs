@@ -543,3 +543,61 @@ fn published_ports_survive_a_daemon_restart() {
     e.docker(&["rm", "-f", "web"]).ok();
     assert_eq!(leftovers(&e.d), Vec::<String>::new());
 }
+
+#[test]
+fn internal_and_ipv6_networks() {
+    let e = Env::new();
+    let octet = e.d.net().octet;
+    let dev = format!("bti{}", &e.d.net().bridge[2..]);
+    let opt = format!("com.docker.network.bridge.name={dev}");
+    e.docker(&[
+        "network",
+        "create",
+        "--internal",
+        "--ipv6",
+        "--subnet",
+        &format!("10.214.{octet}.80/28"),
+        "--ip-range",
+        &format!("10.214.{octet}.88/29"),
+        "-o",
+        &opt,
+        "inet1",
+    ])
+    .ok();
+    assert_eq!(
+        e.docker(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Internal}} {{.EnableIPv6}} {{(index .IPAM.Config 0).IPRange}}",
+            "inet1"
+        ])
+        .ok()
+        .out(),
+        format!("true true 10.214.{octet}.88/29\n")
+    );
+    let out = e
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "inet1",
+            "busybox",
+            "sh",
+            "-c",
+            "ip -4 -o addr show eth0; ip route",
+        ])
+        .ok()
+        .out();
+    assert!(
+        out.contains(&format!("inet 10.214.{octet}.89/28")),
+        "from the ip-range: {out}"
+    );
+    assert!(
+        !out.contains("default"),
+        "an internal network has no gateway route: {out}"
+    );
+    assert!(std::path::Path::new("/sys/class/net").join(&dev).exists());
+    e.docker(&["network", "rm", "inet1"]).ok();
+    assert!(!std::path::Path::new("/sys/class/net").join(&dev).exists());
+}

@@ -187,7 +187,7 @@ fn icc_and_default_bind_address_options() {
     e.docker(&["rm", "-f", "ca"]).ok();
     std::fs::write(
         e.d.dir().join("daemon.json"),
-        r#"{"icc": false, "ip": "127.0.0.1"}"#,
+        r#"{"icc": false, "ip": "127.0.0.1", "dns": ["192.0.2.53"], "dns-search": ["example.org"]}"#,
     )
     .unwrap();
     e.d.restart();
@@ -198,6 +198,13 @@ fn icc_and_default_bind_address_options() {
     let ip = e.inspect("ca", "{{.NetworkSettings.IPAddress}}");
     e.docker(&["run", "--rm", "busybox", "ping", "-c1", "-W1", &ip])
         .fails();
+    // The daemon's dns options reach containers that set none of their own.
+    let resolv = e
+        .docker(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"])
+        .ok()
+        .out();
+    assert!(resolv.contains("nameserver 192.0.2.53\n"), "{resolv}");
+    assert!(resolv.contains("search example.org\n"), "{resolv}");
     // With icc off, --link still opens the linked container's exposed ports.
     e.docker(&[
         "run", "-d", "--name", "srv", "--expose", "80", "busybox", "sh", "-c", HTTPD,

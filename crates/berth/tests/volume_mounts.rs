@@ -482,3 +482,75 @@ fn inspect_keeps_the_request_and_shows_dockers_mounts() {
         "bind||/b|ro,rslave|false|rslave;bind||/m||false|rprivate;volume|nv|/n|nocopy|true|;tmpfs||/t||true|;\n"
     );
 }
+
+/// Bind propagation takes effect with runc (the embedded runtime mounts every bind
+/// rprivate): `rslave` receives what the host mounts under the source later.
+#[test]
+fn bind_propagation_with_runc() {
+    let d = TestDaemon::start_with_config(
+        env!("CARGO_BIN_EXE_berth"),
+        Some(r#"{"default-runtime": "runc"}"#),
+    );
+    import_busybox(&d, "busybox");
+    let src = d.scratch().join("shared-src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let s = src.display().to_string();
+    // The source must be a shared mount for a slave to have a master.
+    let sh = |args: &[&str]| {
+        let st = std::process::Command::new("mount")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount {args:?}");
+    };
+    sh(&["--bind", &s, &s]);
+    let mut guard = Unmount(vec![s.clone()]);
+    sh(&["--make-shared", &s]);
+    let line = |prop: &str| {
+        let m = format!("type=bind,source={s},target=/p,bind-propagation={prop}");
+        d.docker([
+            "run",
+            "--rm",
+            "--mount",
+            &m,
+            "busybox",
+            "grep",
+            " /p ",
+            "/proc/self/mountinfo",
+        ])
+        .ok()
+        .out()
+    };
+    let private = line("rprivate");
+    let slave = line("rslave");
+    let m = format!("type=bind,source={s},target=/p,bind-propagation=rslave");
+    d.docker([
+        "run", "-d", "--name", "watch", "--mount", &m, "busybox", "sleep", "60",
+    ])
+    .ok();
+    let sub = src.join("sub").display().to_string();
+    sh(&["-t", "tmpfs", "tmpfs", &sub]);
+    guard.0.push(sub.clone());
+    let seen = d
+        .docker(["exec", "watch", "grep", " /p/sub ", "/proc/self/mountinfo"])
+        .run();
+    d.docker(["rm", "-f", "watch"]).ok();
+    drop(guard);
+    assert!(
+        !private.contains("master:") && !private.contains("shared:"),
+        "{private}"
+    );
+    assert!(slave.contains("master:"), "{slave}");
+    assert!(seen.success() && seen.out().contains("tmpfs"), "{seen}");
+}
+
+/// Unmounts what a test mounted on the host, last first, even when it fails.
+struct Unmount(Vec<String>);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = std::process::Command::new("umount").arg(p).status();
+        }
+    }
+}

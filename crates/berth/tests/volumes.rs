@@ -134,6 +134,16 @@ fn prune_takes_anonymous_volumes_unless_all() {
     }
     // Nothing to prune.
     assert_same_output(&e.d, &["volume", "prune", "-f"]);
+    // Declined at the prompt: nothing removed, exit 0, docker's wording.
+    e.docker(&["volume", "create", "kept2"]).ok();
+    for args in [&["volume", "prune"][..], &["volume", "prune", "-a"]] {
+        let d = e.docker(args).stdin("n\n").run();
+        let b = e.berth(args).stdin("n\n").run();
+        assert_eq!((d.code, d.out()), (b.code, b.out()), "{args:?}");
+        assert!(d.out().starts_with("WARNING! This will remove "), "{d}");
+    }
+    assert_eq!(e.volumes(), vec!["kept2"]);
+    e.docker(&["volume", "rm", "kept2"]).ok();
     // Before API 1.42 a prune took named volumes too.
     e.docker(&["volume", "create", "old-api"]).ok();
     let r = e.d.api("POST", "/v1.41/volumes/prune", None);

@@ -304,24 +304,25 @@ impl NetworkManager {
         Ok(())
     }
 
-    /// At a graceful shutdown: stop the proxies; with the test option, also remove
-    /// every bridge, namespace and the firewall table.
+    /// At a graceful shutdown: stop the proxies (the next daemon re-opens them). With
+    /// the test option and no container running, also remove the bridges and the
+    /// table; running containers keep theirs for live-restore (the test harness
+    /// removes what is left when it ends).
     pub fn shutdown(&self) {
         self.proxies.stop_all();
         if !self.cfg.teardown_on_exit {
             return;
         }
         let st = self.lock();
-        for n in st.nets.values() {
-            for (cid, ep) in &n.endpoints {
-                if let Some(a) = &ep.active {
-                    let _ = self.ops.delete_link(&a.host_if);
-                    let _ = self.ops.delete_netns(&self.netns_path(cid));
-                }
-            }
-            if n.is_bridge() {
-                let _ = self.ops.delete_link(&n.bridge);
-            }
+        let running = st
+            .nets
+            .values()
+            .any(|n| n.endpoints.values().any(|e| e.active.is_some()));
+        if running {
+            return;
+        }
+        for n in st.nets.values().filter(|n| n.is_bridge()) {
+            let _ = self.ops.delete_link(&n.bridge);
         }
         if self.cfg.iptables {
             let _ = self

@@ -92,9 +92,12 @@ pub async fn put(
     let ctrs = st.containers.clone();
     let mut reader = body_reader(body);
     blocking(move || {
-        let res = ctrs.cp_writable(&id, &path).and_then(|_| ctrs.fs_root_cp(&id)).and_then(|root| {
-            crate::containers::fs_extract(&root.path, &path, &id, no_overwrite, &mut reader)
-        });
+        let res = ctrs
+            .cp_writable(&id, &path)
+            .and_then(|_| ctrs.fs_root_cp(&id))
+            .and_then(|root| {
+                crate::containers::fs_extract(&root.path, &path, &id, no_overwrite, &mut reader)
+            });
         if res.is_err() {
             drain(&mut reader);
         }

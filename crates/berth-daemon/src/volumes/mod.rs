@@ -289,7 +289,7 @@ impl VolumeStore {
 
     /// `GET /volumes` with docker's filters (`dangling`, `name`, `label`, `driver`).
     pub fn list(&self, f: &Filters) -> Result<Vec<Volume>> {
-        f.validate(&["dangling", "name", "label", "driver", "label!"])?;
+        f.validate(&["dangling", "name", "label", "driver"])?;
         let dangling = if f.contains("dangling") {
             Some(f.get_bool_or_default("dangling", false)?)
         } else {
@@ -304,10 +304,9 @@ impl VolumeStore {
                 let used = st.refs.get(&v.name).is_some_and(|s| !s.is_empty());
                 dangling.is_none_or(|d| d != used)
                     && (f.get("name").is_empty()
-                        || f.get("name").iter().any(|n| v.name.contains(n)))
+                        || f.get("name").iter().any(|n| name_matches(n, &v.name)))
                     && f.exact_match("driver", &v.driver)
                     && f.match_labels("label", &labels)
-                    && not_labels(f, &labels)
             })
             .cloned()
             .collect())
@@ -504,6 +503,25 @@ fn not_labels(f: &Filters, labels: &BTreeMap<String, String>) -> bool {
             Some((k, v)) => labels.get(k).map(String::as_str) != Some(v),
             None => !labels.contains_key(*want),
         })
+}
+
+/// docker matches `name=` as a regular expression; berth supports what scripts use: a
+/// substring, anchored with `^` and/or `$`.
+fn name_matches(pattern: &str, name: &str) -> bool {
+    let (start, p) = match pattern.strip_prefix('^') {
+        Some(p) => (true, p),
+        None => (false, pattern),
+    };
+    let (end, p) = match p.strip_suffix('$') {
+        Some(p) => (true, p),
+        None => (false, p),
+    };
+    match (start, end) {
+        (true, true) => name == p,
+        (true, false) => name.starts_with(p),
+        (false, true) => name.ends_with(p),
+        (false, false) => name.contains(p),
+    }
 }
 
 /// Go's `strconv.ParseBool`.

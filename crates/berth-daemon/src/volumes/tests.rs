@@ -128,6 +128,9 @@ fn list_filters_and_prune() {
     };
     assert_eq!(names(r#"{"dangling":["false"]}"#), vec!["web-data"]);
     assert_eq!(names(r#"{"name":["cach"]}"#), vec!["cache"]);
+    assert_eq!(names(r#"{"name":["^web"]}"#), vec!["web-data"]);
+    assert_eq!(names(r#"{"name":["^cache$"]}"#), vec!["cache"]);
+    assert!(names(r#"{"name":["^ache"]}"#).is_empty());
     assert_eq!(names(r#"{"label":["env=prod"]}"#), vec!["web-data"]);
     assert_eq!(names(r#"{"driver":["local"]}"#).len(), 3);
     assert!(

@@ -488,6 +488,14 @@ pub(crate) async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
         Source::Remote(u) => Some(u.clone()),
         _ => None,
     };
+    let local_dockerfile = match &source {
+        Source::Dir { dir, extra, .. } => match extra {
+            Some((_, t)) => Some(String::from_utf8_lossy(t).into_owned()),
+            None => std::fs::read_to_string(dir.join(&dockerfile)).ok(),
+        },
+        Source::Dockerfile(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        _ => None,
+    };
     let client = ctx.client().await?;
     let mut req = client
         .post("/build")
@@ -534,6 +542,15 @@ pub(crate) async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
         Ok(r) => r,
         Err(e) => {
             let _ = producer.join();
+            let msg = e.to_string();
+            if msg.contains("dockerfile parse error on line")
+                && let Some(text) = &local_dockerfile
+                && let Err(berth_build::BuildError::Parse(p)) =
+                    berth_build::plan_dockerfile(text, &dockerfile)
+            {
+                // Quote the instruction, with a caret at its column.
+                return Err(fail(format!("{msg}\n{}", p.excerpt())));
+            }
             return Err(e.into());
         }
     };

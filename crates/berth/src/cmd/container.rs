@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 use clap::Args;
+use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::{Ctx, filters_json, out};
@@ -140,11 +141,12 @@ pub(crate) async fn rm(ctx: &Ctx, a: RmArgs) -> Result<()> {
     ctx.args(Arity::Min(1), a.args.len())?;
     let client = ctx.client().await?;
     let mut errs = Vec::new();
-    for name in &a.args {
+    // Up to 50 removals at once, results reported in argument order (docker's CLI).
+    let client = &client;
+    let results: Vec<_> = futures_util::stream::iter(a.args.iter().map(|name| async move {
         let id = name.trim_matches('/');
         if id.is_empty() {
-            errs.push("container name cannot be empty".to_string());
-            continue;
+            return (name, None);
         }
         let r = client
             .delete(&cpath(id, ""))
@@ -153,6 +155,16 @@ pub(crate) async fn rm(ctx: &Ctx, a: RmArgs) -> Result<()> {
             .query_flag("v", a.volumes)
             .send()
             .await;
+        (name, Some(r))
+    }))
+    .buffered(50)
+    .collect()
+    .await;
+    for (name, r) in results {
+        let Some(r) = r else {
+            errs.push("container name cannot be empty".to_string());
+            continue;
+        };
         match r {
             Ok(_) => out(&format!("{name}\n")),
             Err(e) if a.force && e.status() == Some(404) => eprintln!("{e}"),
