@@ -262,6 +262,12 @@ fn ps_filters() {
     assert_eq!(names(&["-a", "--filter", "status=exited"]), vec!["done1"]);
     assert_eq!(names(&["-a", "--filter", "status=created"]), vec!["new1"]);
     assert_eq!(names(&["-a", "--filter", "name=done"]), vec!["done1"]);
+    // The name filter is a regular expression, as docker's.
+    assert_eq!(
+        names(&["-a", "--filter", "name=^(up|new)1$"]),
+        vec!["new1", "up1"]
+    );
+    assert_eq!(names(&["-a", "--filter", "name=^/done"]), vec!["done1"]);
     assert_eq!(names(&["-a", "--filter", "label=tier=web"]), vec!["up1"]);
     assert_eq!(names(&["-a", "--filter", "ancestor=busybox"]).len(), 3);
     let id = e.id_of("new1");

@@ -175,11 +175,7 @@ impl ContainerManager {
                 continue;
             }
             let names = vals("name");
-            if !names.is_empty()
-                && !names
-                    .iter()
-                    .any(|n| r.bare_name().contains(n.trim_start_matches('/')))
-            {
+            if !names.is_empty() && !names.iter().any(|n| name_matches(n, r.bare_name())) {
                 continue;
             }
             let ids = vals("id");
@@ -238,5 +234,30 @@ mod tests {
         assert_eq!(human_duration(3600), "About an hour");
         assert_eq!(human_duration(7200), "2 hours");
         assert_eq!(human_duration(3 * 86400), "3 days");
+    }
+}
+
+/// docker's `name` filter: each value is a Go regular expression matched anywhere in the
+/// name, with or without its leading `/`; an invalid expression matches nothing.
+fn name_matches(pattern: &str, bare_name: &str) -> bool {
+    match regex::Regex::new(pattern) {
+        Ok(re) => re.is_match(bare_name) || re.is_match(&format!("/{bare_name}")),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod name_filter_tests {
+    use super::name_matches;
+
+    #[test]
+    fn name_filter_is_a_regex_on_either_form() {
+        assert!(name_matches("web", "my-web-1"));
+        assert!(name_matches("^web$", "web"));
+        assert!(!name_matches("^web$", "web2"));
+        assert!(name_matches("^/web", "web"));
+        assert!(name_matches("w.b", "wXb"));
+        assert!(!name_matches("^db", "web"));
+        assert!(!name_matches("(", "("), "an invalid regex matches nothing");
     }
 }
