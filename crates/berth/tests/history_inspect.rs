@@ -198,3 +198,28 @@ fn imported_image_history_and_inspect() {
         assert_eq!(f.out(), "Imported from -|[\"sh\"]\n", "{c:?}");
     }
 }
+
+/// Every inspect command exits 64 on a template that does not parse, as docker's CLI
+/// does, and prints nothing on stdout (regression: image/network/volume inspect exited 1).
+#[test]
+fn bad_inspect_templates_exit_64() {
+    let d = daemon();
+    import_busybox(&d, "busybox:latest");
+    d.docker(["volume", "create", "v1"]).ok();
+    for args in [
+        ["image", "inspect", "busybox"],
+        ["inspect", "busybox", ""],
+        ["network", "inspect", "bridge"],
+        ["volume", "inspect", "v1"],
+    ] {
+        let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+        for cli in CLIS {
+            let mut a = args.clone();
+            a.extend(["--format", "{{"]);
+            let out = common::cli(&d, cli, &a).run();
+            out.assert_code(64)
+                .assert_stderr_contains("template parsing error: ");
+            assert_eq!(out.out(), "", "{cli:?} {a:?}");
+        }
+    }
+}

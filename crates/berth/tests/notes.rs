@@ -133,7 +133,7 @@ fn images_chapter() {
     let out = d.docker(["image", "ls", "-f", "dangling=true"]).ok().out();
     let rows: Vec<&str> = out.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{out}");
-    assert_eq!(columns(rows[0])[..3], ["<none>", "<none>", short(&old_redis)]);
+    assert_eq!(columns(rows[0])[..3], ["<none>", "<none>", &short(&old_redis)]);
 
     // docker image prune (answers the prompt)
     let out = d.docker(["image", "prune"]).stdin("y\n").ok().out();
@@ -223,4 +223,134 @@ fn images_chapter() {
     assert_eq!(out, "Loaded image: alpine:latest\n");
     assert_eq!(inspect(&d, "alpine")["Id"].as_str(), Some(id.trim()));
     d.docker(["rm", "-f", "webserver"]).ok();
+}
+
+fn is_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn state(d: &TestDaemon, c: &str) -> String {
+    d.docker(["inspect", "-f", "{{.State.Status}}", c]).ok().out().trim().to_string()
+}
+
+#[test]
+fn containers_chapter() {
+    let d = daemon();
+    import_busybox(&d, "ubuntu:14.04");
+    import_busybox(&d, "ubuntu:17.10");
+
+    // docker run -t -i ubuntu:14.04 /bin/bash
+    let o = tty(
+        &d,
+        &format!("{DOCKER_CLI} run -t -i --name term ubuntu:14.04 /bin/sh"),
+        "tty\nexit\n",
+    );
+    o.assert_code(0);
+    assert!(o.out().contains("/dev/pts/0"), "a terminal: {}", o.out());
+    assert_eq!(state(&d, "term"), "exited");
+    // docker container start: the stopped container runs again (sh keeps its tty).
+    assert_eq!(d.docker(["container", "start", "term"]).ok().out(), "term\n");
+    assert_eq!(state(&d, "term"), "running");
+
+    // docker run -d ubuntu:17.10 /bin/sh -c "while true; do echo hello world; sleep 1; done"
+    let id = d
+        .docker([
+            "run",
+            "-d",
+            "ubuntu:17.10",
+            "/bin/sh",
+            "-c",
+            "while true; do echo hello world; sleep 1; done",
+        ])
+        .ok()
+        .out();
+    let id = id.trim().to_string();
+    assert!(is_id(&id), "{id:?}");
+    let c = &id[..4];
+    let mut logs = String::new();
+    for _ in 0..50 {
+        logs = d.docker(["logs", c]).ok().out();
+        if logs.starts_with("hello world\n") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(logs.starts_with("hello world\n"), "{logs:?}");
+
+    // docker start / stop / restart xxxx (a 4-character id prefix)
+    assert_eq!(d.docker(["start", c]).ok().out(), format!("{c}\n"));
+    assert_eq!(
+        d.docker(["stop", "-t", "1", c]).ok().out(),
+        format!("{c}\n")
+    );
+    assert_eq!(state(&d, c), "exited");
+    assert_eq!(
+        d.docker(["restart", "-t", "1", c]).ok().out(),
+        format!("{c}\n")
+    );
+    assert_eq!(state(&d, c), "running");
+
+    // docker attach 243c (the terminal container started above)
+    let o = tty(
+        &d,
+        &format!("{DOCKER_CLI} attach term"),
+        "echo attached-$((1+1))\nexit 5\n",
+    );
+    o.assert_code(5);
+    assert!(o.out().contains("attached-2"), "{}", o.out());
+    assert_eq!(state(&d, "term"), "exited");
+
+    // docker exec -i 243c bash: no prompt, the output still comes back
+    let out = d
+        .docker(["exec", "-i", c, "sh"])
+        .stdin("echo via-exec\n")
+        .ok()
+        .out();
+    assert_eq!(out, "via-exec\n");
+    // docker exec -it 243c bash
+    let o = tty(&d, &format!("{DOCKER_CLI} exec -it {c} sh"), "tty\nexit 2\n");
+    o.assert_code(2);
+    assert!(o.out().contains("/dev/pts/"), "{}", o.out());
+
+    // docker export 243c > ubuntu.tar
+    sh(&d, &format!("docker export {c} > ubuntu.tar")).assert_ok();
+    let names = tar_entry_names(&std::fs::read(d.scratch().join("ubuntu.tar")).unwrap());
+    assert!(names.iter().any(|n| n.trim_start_matches("./") == "bin/busybox"), "{names:?}");
+    // cat ubuntu.tar | docker import - test/ubuntu:v1.0
+    let out = sh(&d, "cat ubuntu.tar | docker import - test/ubuntu:v1.0");
+    out.assert_ok();
+    assert!(out.out().starts_with("sha256:") && out.out().len() == 72, "{}", out.out());
+    let hi = d
+        .docker(["run", "--rm", "test/ubuntu:v1.0", "echo", "imported"])
+        .ok()
+        .out();
+    assert_eq!(hi, "imported\n");
+    // docker import http://example.com/exampleimage.tgz example/imagerepo
+    sh(&d, "gzip -c ubuntu.tar > exampleimage.tgz").assert_ok();
+    let tgz = d.scratch().join("exampleimage.tgz");
+    let srv = FileServer::start(&[("/exampleimage.tgz", &tgz)]);
+    let out = d
+        .docker(["import", &srv.url("/exampleimage.tgz"), "example/imagerepo"])
+        .ok()
+        .out();
+    assert!(out.lines().last().is_some_and(|l| l.starts_with("sha256:")), "{out}");
+    assert_eq!(
+        image_names(&d, &["example/imagerepo"]),
+        ["example/imagerepo:latest"]
+    );
+
+    // docker rm xxx
+    assert_eq!(d.docker(["rm", "term"]).ok().out(), "term\n");
+    let r = d.docker(["rm", c]).fails();
+    r.assert_code(1);
+    assert!(
+        r.err().contains("cannot remove container") && r.err().contains("stop the container before attempting removal or force remove"),
+        "{}",
+        r.err()
+    );
+    // docker container prune
+    d.docker(["stop", "-t", "1", c]).ok();
+    let out = d.docker(["container", "prune"]).stdin("y\n").ok().out();
+    assert!(out.starts_with(&format!("Deleted Containers:\n{id}\n\nTotal reclaimed space: ")), "{out}");
+    assert_eq!(d.docker(["ps", "-aq"]).ok().out(), "");
 }

@@ -26,10 +26,7 @@ fn exit(code: i32, message: String) -> anyhow::Error {
 /// or a template. `kind` None tries a container, then an image.
 async fn inspect_objects(ctx: &Ctx, a: InspectArgs, kind: Option<&str>) -> Result<()> {
     ctx.args(Arity::Min(1), a.args.len())?;
-    let fmt = match a.format.as_deref() {
-        None | Some("") | Some("json") => None,
-        Some(f) => Some(Format::parse(f).map_err(|e| exit(64, e.to_string()))?),
-    };
+    let fmt = crate::format::inspect::inspect_format(a.format.as_deref())?;
     let client = ctx.client().await?;
     let mut raws: Vec<(bytes::Bytes, bool)> = Vec::new();
     let mut errors = Vec::new();
@@ -70,41 +67,7 @@ async fn inspect_objects(ctx: &Ctx, a: InspectArgs, kind: Option<&str>) -> Resul
             (None, None) => errors.push(format!("Error: No such object: {name}")),
         }
     }
-    let mut text = String::new();
-    match fmt {
-        None => {
-            let mut joined = Vec::from(&b"["[..]);
-            for (i, (r, _)) in raws.iter().enumerate() {
-                if i > 0 {
-                    joined.push(b',');
-                }
-                joined.extend_from_slice(r.trim_ascii());
-            }
-            joined.push(b']');
-            text.push_str(&crate::format::json_indent(&joined, "    "));
-            text.push('\n');
-        }
-        Some(f) => {
-            for (r, is_image) in &raws {
-                let raw: Value = serde_json::from_slice(r)?;
-                let typed = if *is_image {
-                    super::inspect::typed_inspect(raw.clone())
-                } else {
-                    raw.clone()
-                };
-                match f.execute_inspect(&typed, &raw) {
-                    Ok(s) => {
-                        text.push_str(&s);
-                        text.push('\n');
-                    }
-                    Err(e) => errors.push(e.to_string()),
-                }
-            }
-            if text.is_empty() {
-                text.push('\n');
-            }
-        }
-    }
+    let text = crate::format::inspect::render_inspect(&raws, fmt.as_ref(), &mut errors)?;
     out(&text);
     if !errors.is_empty() {
         return Err(exit(1, errors.join("\n")));

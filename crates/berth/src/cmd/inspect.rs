@@ -5,7 +5,6 @@ use anyhow::Result;
 use clap::Args;
 
 use super::{Ctx, out};
-use crate::format::template::Format;
 use crate::usage::{Arity, Exit};
 
 #[derive(Debug, Args)]
@@ -58,58 +57,21 @@ pub(crate) async fn inspect(ctx: &Ctx, a: ImageInspectArgs) -> Result<()> {
 /// `generic` is `berth inspect`, which names a missing object as docker does.
 async fn inspect_impl(ctx: &Ctx, a: ImageInspectArgs, generic: bool) -> Result<()> {
     ctx.args(Arity::Min(1), a.args.len())?;
-    let fmt = match a.format.as_deref() {
-        None | Some("") => None,
-        Some("json") => None,
-        Some(f) => Some(Format::parse(f).map_err(|e| Exit {
-            code: 1,
-            message: e.to_string(),
-        })?),
-    };
+    let fmt = crate::format::inspect::inspect_format(a.format.as_deref())?;
     let client = ctx.client().await?;
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for name in &a.args {
         let path = format!("/images/{}/json", berth_client::path_escape(name));
         match client.get(&path).send().await {
-            Ok(resp) => raws.push(resp.bytes().await?),
+            Ok(resp) => raws.push((resp.bytes().await?, true)),
             Err(berth_client::Error::Daemon { status: 404, .. }) if generic => {
                 errors.push(format!("Error: No such object: {name}"));
             }
             Err(e) => errors.push(e.to_string()),
         }
     }
-    let mut text = String::new();
-    match fmt {
-        None => {
-            let mut joined = Vec::from(&b"["[..]);
-            for (i, r) in raws.iter().enumerate() {
-                if i > 0 {
-                    joined.push(b',');
-                }
-                joined.extend_from_slice(r.trim_ascii());
-            }
-            joined.push(b']');
-            text.push_str(&crate::format::json_indent(&joined, "    "));
-            text.push('\n');
-        }
-        Some(f) => {
-            for r in &raws {
-                let raw: serde_json::Value = serde_json::from_slice(r)?;
-                match f.execute_inspect(&typed_inspect(raw.clone()), &raw) {
-                    Ok(s) => {
-                        text.push_str(&s);
-                        text.push('\n');
-                    }
-                    Err(e) => errors.push(e.to_string()),
-                }
-            }
-            // docker's template inspector always ends with a newline.
-            if text.is_empty() {
-                text.push('\n');
-            }
-        }
-    }
+    let text = crate::format::inspect::render_inspect(&raws, fmt.as_ref(), &mut errors)?;
     out(&text);
     if !errors.is_empty() {
         return Err(Exit {

@@ -170,50 +170,18 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
 
 async fn inspect(ctx: &Ctx, a: InspectArgs) -> Result<()> {
     ctx.args(Arity::Min(1), a.args.len())?;
-    let fmt = match a.format.as_deref() {
-        None | Some("") | Some("json") => None,
-        Some(f) => Some(Format::parse(f).map_err(|e| fail(1, e.to_string()))?),
-    };
+    let fmt = crate::format::inspect::inspect_format(a.format.as_deref())?;
     let client = ctx.client().await?;
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for name in &a.args {
         let path = format!("/volumes/{}", berth_client::path_escape(name));
         match client.get(&path).send().await {
-            Ok(resp) => raws.push(resp.bytes().await?),
+            Ok(resp) => raws.push((resp.bytes().await?, false)),
             Err(e) => errors.push(e.to_string()),
         }
     }
-    let mut text = String::new();
-    match fmt {
-        None => {
-            let mut joined = Vec::from(&b"["[..]);
-            for (i, r) in raws.iter().enumerate() {
-                if i > 0 {
-                    joined.push(b',');
-                }
-                joined.extend_from_slice(r.trim_ascii());
-            }
-            joined.push(b']');
-            text.push_str(&crate::format::json_indent(&joined, "    "));
-            text.push('\n');
-        }
-        Some(f) => {
-            for r in &raws {
-                let raw: Value = serde_json::from_slice(r)?;
-                match f.execute_inspect(&raw, &raw) {
-                    Ok(s) => {
-                        text.push_str(&s);
-                        text.push('\n');
-                    }
-                    Err(e) => errors.push(e.to_string()),
-                }
-            }
-            if text.is_empty() {
-                text.push('\n');
-            }
-        }
-    }
+    let text = crate::format::inspect::render_inspect(&raws, fmt.as_ref(), &mut errors)?;
     out(&text);
     if !errors.is_empty() {
         return Err(fail(1, errors.join("\n")).into());

@@ -1,6 +1,7 @@
 //! Output formatting shared by every command: docker's tabwriter, `--format`
 //! templates, and go-units sizes and durations.
 
+pub(crate) mod inspect;
 pub(crate) mod tabwriter;
 pub(crate) mod template;
 pub(crate) mod units;
