@@ -567,3 +567,61 @@ fn url_contexts_tarball_and_dockerfile() {
         .assert_stderr_contains("with status 404");
     e.assert_clean();
 }
+
+#[test]
+fn git_contexts_with_ref_and_subdir() {
+    let e = Env::new();
+    let repo = e.d.scratch().join("repo");
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    std::fs::write(
+        repo.join("sub/Dockerfile"),
+        "FROM busybox\nCOPY f /f\nCMD [\"cat\", \"/f\"]\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("sub/f"), "from git\n").unwrap();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .args(["-c", "user.email=t@t", "-c", "user.name=t", "-C"])
+            .arg(&repo)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {o:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "x"]);
+    git(&["branch", "rel"]);
+    // A git daemon on loopback serving the scratch dir.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut daemon = std::process::Command::new("git")
+        .args([
+            "daemon",
+            "--listen=127.0.0.1",
+            "--export-all",
+            "--reuseaddr",
+        ])
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", e.d.scratch().display()))
+        .arg(e.d.scratch())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("git://127.0.0.1:{port}/repo#rel:sub");
+    let mut built = false;
+    for _ in 0..50 {
+        if e.berth(&["build", "-t", "g1", &url]).run().success() {
+            built = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(built, "berth build {url} never succeeded");
+    assert_eq!(e.docker(&["run", "--rm", "g1"]).ok().out(), "from git\n");
+    e.assert_clean();
+}

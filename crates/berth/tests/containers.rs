@@ -172,9 +172,9 @@ fn detached_container_logs_stop_and_remove() {
             .out(),
         "web \"sh -c 'echo err1 >&…\"\n"
     );
-    e.docker(&["rm", "web"]).run().assert_code(1).assert_stderr_contains(&format!(
-        "Error response from daemon: You cannot remove a running container {id}. Stop the container before attempting removal or force remove"
-    ));
+    e.docker(&["rm", "web"]).run().assert_code(1).assert_stderr_contains(
+        "Error response from daemon: cannot remove container \"web\": container is running: stop the container before removing or force remove",
+    );
     e.docker(&["run", "-d", "--name", "web", "busybox", "true"])
         .run()
         .assert_code(125)

@@ -6,81 +6,16 @@
 //! container by registry_in_container.rs.)
 
 mod common;
+#[path = "notes_support/mod.rs"]
+mod notes_support;
 #[path = "network_support/mod.rs"]
 mod support;
 
 use common::*;
+use notes_support::*;
 use serde_json::Value;
 use std::time::Duration;
-use support::{HTTPD, http_get_eventually};
-
-fn registry(extra: &[&str]) -> TestRegistry {
-    TestRegistry::start(env!("CARGO_BIN_EXE_berth"), extra)
-}
-
-/// A daemon whose docker.io pulls go to `mirror`.
-fn daemon_with_mirror(mirror: &TestRegistry) -> TestDaemon {
-    let config =
-        serde_json::json!({"registry-mirrors": [format!("http://{}", mirror.host)]}).to_string();
-    TestDaemon::start_with_config(env!("CARGO_BIN_EXE_berth"), Some(&config))
-}
-
-/// Push busybox to `mirror` as the Hub's `library/<name>`, leaving nothing local.
-fn seed_mirror(d: &TestDaemon, mirror: &TestRegistry, name: &str) {
-    let img = format!("{}/library/{name}", mirror.host);
-    import_busybox(d, &img);
-    d.docker(["push", &img]).ok();
-    d.docker(["rmi", &img]).ok();
-}
-
-/// `cmd` (a shell line running the docker CLI) under a pseudo-terminal fed `input`.
-fn tty(d: &TestDaemon, cmd: &str, input: &str) -> Output {
-    Cmd::new("script")
-        .args(["-qfec", cmd, "/dev/null"])
-        .env("DOCKER_HOST", d.host())
-        .env("DOCKER_CONFIG", d.dir().join("docker-config"))
-        .env("TZ", "UTC")
-        .stdin(input)
-        .timeout(Duration::from_secs(60))
-        .run()
-}
-
-/// A shell pipeline with `docker` meaning the real CLI against `d`.
-fn sh(d: &TestDaemon, line: &str) -> Output {
-    Cmd::new("sh")
-        .args(["-c", &format!("docker() {{ {DOCKER_CLI} \"$@\"; }}; {line}")])
-        .env("DOCKER_HOST", d.host())
-        .env("DOCKER_CONFIG", d.dir().join("docker-config"))
-        .env("TZ", "UTC")
-        .current_dir(d.scratch())
-        .timeout(Duration::from_secs(120))
-        .run()
-}
-
-fn inspect(d: &TestDaemon, what: &str) -> Value {
-    let v: Value = serde_json::from_str(&d.docker(["inspect", what]).ok().out()).unwrap();
-    v[0].clone()
-}
-
-fn header(out: &str) -> Vec<String> {
-    columns(out.lines().next().unwrap_or_default())
-}
-
-/// Repo:tag list of `docker image ls <args>`.
-fn image_names(d: &TestDaemon, args: &[&str]) -> Vec<String> {
-    let mut v = d
-        .docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
-        .args(args)
-        .ok()
-        .lines();
-    v.sort();
-    v
-}
-
-fn pause() {
-    // Image filters since/before compare creation times.
-    std::thread::sleep(Duration::from_millis(1100));
-}
+use support::http_get_eventually;
 
 #[test]
 fn images_chapter() {
@@ -90,9 +25,14 @@ fn images_chapter() {
 
     // docker pull ubuntu:16.04
     let out = d.docker(["pull", "ubuntu:16.04"]).ok().out();
-    assert!(out.starts_with("16.04: Pulling from library/ubuntu\n"), "{out}");
     assert!(
-        out.ends_with("Status: Downloaded newer image for ubuntu:16.04\ndocker.io/library/ubuntu:16.04\n"),
+        out.starts_with("16.04: Pulling from library/ubuntu\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "Status: Downloaded newer image for ubuntu:16.04\ndocker.io/library/ubuntu:16.04\n"
+        ),
         "{out}"
     );
 
@@ -108,15 +48,59 @@ fn images_chapter() {
 
     // docker images
     let out = d.docker(["images"]).ok().out();
-    assert_eq!(header(&out), ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
-    assert_eq!(columns(&out.lines().nth(1).unwrap())[..2], ["ubuntu", "16.04"]);
+    assert_eq!(
+        header(&out),
+        ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    );
+    assert_eq!(
+        columns(out.lines().nth(1).unwrap())[..2],
+        ["ubuntu", "16.04"]
+    );
 
     // docker system df
     let out = d.docker(["system", "df"]).ok().out();
-    assert_eq!(header(&out), ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]);
+    assert_eq!(
+        header(&out),
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    );
     let types: Vec<String> = out.lines().skip(1).map(|l| columns(l)[0].clone()).collect();
-    assert_eq!(types, ["Images", "Containers", "Local Volumes", "Build Cache"]);
-    assert!(out.lines().nth(1).unwrap().starts_with("Images          1         0"), "{out}");
+    assert_eq!(
+        types,
+        ["Images", "Containers", "Local Volumes", "Build Cache"]
+    );
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("Images          1         0"),
+        "{out}"
+    );
+
+    // Regression: containers count in `system df` (TOTAL/ACTIVE, and images in use).
+    d.docker([
+        "run",
+        "--name",
+        "df1",
+        "ubuntu:16.04",
+        "sh",
+        "-c",
+        "head -c 3000 /dev/zero > /f",
+    ])
+    .ok();
+    let out = d.docker(["system", "df"]).ok().out();
+    let row = |t: &str| -> Vec<String> {
+        let l = out.lines().find(|l| l.starts_with(t)).unwrap_or_default();
+        columns(l)
+    };
+    assert_eq!(row("Images")[1..3], ["1", "1"], "{out}");
+    assert_eq!(
+        row("Containers")[1..],
+        ["1", "0", "3kB", "3kB (100%)"],
+        "{out}"
+    );
+    assert_same_output(&d, &["system", "df"]);
+    assert_same_output(&d, &["system", "df", "-v"]);
+    d.docker(["rm", "df1"]).ok();
 
     // The images the rest of the chapter filters and deletes, oldest first.
     pause();
@@ -133,13 +117,21 @@ fn images_chapter() {
     let out = d.docker(["image", "ls", "-f", "dangling=true"]).ok().out();
     let rows: Vec<&str> = out.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{out}");
-    assert_eq!(columns(rows[0])[..3], ["<none>", "<none>", &short(&old_redis)]);
+    assert_eq!(
+        columns(rows[0])[..3],
+        ["<none>", "<none>", &short(&old_redis)]
+    );
 
     // docker image prune (answers the prompt)
     let out = d.docker(["image", "prune"]).stdin("y\n").ok().out();
     assert!(out.contains(&format!("deleted: {old_redis}\n")), "{out}");
     assert!(out.contains("Total reclaimed space: "), "{out}");
-    assert_eq!(d.docker(["image", "ls", "-q", "-f", "dangling=true"]).ok().out(), "");
+    assert_eq!(
+        d.docker(["image", "ls", "-q", "-f", "dangling=true"])
+            .ok()
+            .out(),
+        ""
+    );
 
     // docker image ls ubuntu
     assert_eq!(image_names(&d, &["ubuntu"]), ["ubuntu:16.04"]);
@@ -148,33 +140,63 @@ fn images_chapter() {
         image_names(&d, &["-f", "since=mongo:3.2"]),
         ["redis:alpine", "redis:latest", "scratchpad:latest"]
     );
-    assert_eq!(image_names(&d, &["-f", "before=mongo:3.2"]), ["ubuntu:16.04"]);
+    assert_eq!(
+        image_names(&d, &["-f", "before=mongo:3.2"]),
+        ["ubuntu:16.04"]
+    );
 
     // docker image rm 50122 (a short id prefix)
     let prefix = &scratchpad["sha256:".len().."sha256:".len() + 5];
     let out = d.docker(["image", "rm", prefix]).ok().out();
-    assert_eq!(out, format!("Untagged: scratchpad:latest\nDeleted: {scratchpad}\n"));
+    assert_eq!(
+        out,
+        format!("Untagged: scratchpad:latest\nDeleted: {scratchpad}\n")
+    );
 
     // docker image rm $(docker image ls -q redis)
     let out = sh(&d, "docker image rm $(docker image ls -q redis)");
     out.assert_ok();
-    assert_eq!(out.out().matches("Untagged: redis:").count(), 2, "{}", out.out());
+    assert_eq!(
+        out.out().matches("Untagged: redis:").count(),
+        2,
+        "{}",
+        out.out()
+    );
     assert_eq!(image_names(&d, &["redis"]), Vec::<String>::new());
     // docker image rm $(docker image ls -q -f before=mongo:3.2)
-    let out = sh(&d, "docker image rm $(docker image ls -q -f before=mongo:3.2)");
+    let out = sh(
+        &d,
+        "docker image rm $(docker image ls -q -f before=mongo:3.2)",
+    );
     out.assert_ok();
-    assert!(out.out().starts_with("Untagged: ubuntu:16.04\n"), "{}", out.out());
+    assert!(
+        out.out().starts_with("Untagged: ubuntu:16.04\n"),
+        "{}",
+        out.out()
+    );
     assert_eq!(image_names(&d, &[]), ["mongo:3.2"]);
 
     // docker exec -it webserver /bin/bash, then edit the page
     d.docker(["tag", "mongo:3.2", "nginx"]).ok();
-    d.docker(["run", "-d", "--name", "webserver", "nginx", "sleep", "300"]).ok();
+    d.docker(["run", "-d", "--name", "webserver", "nginx", "sleep", "300"])
+        .ok();
     let o = tty(
         &d,
         &format!("{DOCKER_CLI} exec -it webserver sh"),
         "mkdir -p /usr/share/nginx/html && echo '<h1>Hello, Docker!</h1>' > /usr/share/nginx/html/index.html; exit\n",
     );
     o.assert_code(0);
+    // Regression: a container that changed nothing has an empty diff (no "C /etc"
+    // for the /etc/hosts mount points), and /etc shows once something in it changes.
+    d.docker(["run", "--name", "quiet", "nginx", "true"]).ok();
+    assert_eq!(d.docker(["diff", "quiet"]).ok().out(), "");
+    d.docker(["run", "--name", "etc", "nginx", "touch", "/etc/motd"])
+        .ok();
+    assert_eq!(
+        d.docker(["diff", "etc"]).ok().out(),
+        "C /etc\nA /etc/motd\n"
+    );
+    d.docker(["rm", "quiet", "etc"]).ok();
     // docker diff
     let out = d.docker(["diff", "webserver"]).ok().out();
     for want in [
@@ -202,16 +224,39 @@ fn images_chapter() {
     assert_eq!(v["Author"], "xinbingliang");
     assert_eq!(v["Comment"], "修改默认网页");
     let page = d
-        .docker(["run", "--rm", "nginx:v2", "cat", "/usr/share/nginx/html/index.html"])
+        .docker([
+            "run",
+            "--rm",
+            "nginx:v2",
+            "cat",
+            "/usr/share/nginx/html/index.html",
+        ])
         .ok()
         .out();
     assert_eq!(page, "<h1>Hello, Docker!</h1>\n");
     // docker history nginx:v2
     let out = d.docker(["history", "nginx:v2"]).ok().out();
-    assert_eq!(header(&out), ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]);
+    assert_eq!(
+        header(&out),
+        ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+    );
     let top = out.lines().nth(1).unwrap();
-    assert!(top.starts_with(&short(id.trim())) && top.ends_with("修改默认网页"), "{out}");
+    assert!(
+        top.starts_with(&short(id.trim())) && top.ends_with("修改默认网页"),
+        "{out}"
+    );
     assert_eq!(out.lines().count(), 3, "two layers: {out}");
+    let created_by = d
+        .docker([
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            "nginx:v2",
+        ])
+        .ok()
+        .lines();
+    assert_eq!(created_by[0], "sleep 300", "the container's command");
     assert_eq!(v["Id"].as_str(), Some(id.trim()));
     assert_ne!(id.trim(), mongo);
 
@@ -223,14 +268,6 @@ fn images_chapter() {
     assert_eq!(out, "Loaded image: alpine:latest\n");
     assert_eq!(inspect(&d, "alpine")["Id"].as_str(), Some(id.trim()));
     d.docker(["rm", "-f", "webserver"]).ok();
-}
-
-fn is_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn state(d: &TestDaemon, c: &str) -> String {
-    d.docker(["inspect", "-f", "{{.State.Status}}", c]).ok().out().trim().to_string()
 }
 
 #[test]
@@ -249,7 +286,10 @@ fn containers_chapter() {
     assert!(o.out().contains("/dev/pts/0"), "a terminal: {}", o.out());
     assert_eq!(state(&d, "term"), "exited");
     // docker container start: the stopped container runs again (sh keeps its tty).
-    assert_eq!(d.docker(["container", "start", "term"]).ok().out(), "term\n");
+    assert_eq!(
+        d.docker(["container", "start", "term"]).ok().out(),
+        "term\n"
+    );
     assert_eq!(state(&d, "term"), "running");
 
     // docker run -d ubuntu:17.10 /bin/sh -c "while true; do echo hello world; sleep 1; done"
@@ -308,18 +348,31 @@ fn containers_chapter() {
         .out();
     assert_eq!(out, "via-exec\n");
     // docker exec -it 243c bash
-    let o = tty(&d, &format!("{DOCKER_CLI} exec -it {c} sh"), "tty\nexit 2\n");
+    let o = tty(
+        &d,
+        &format!("{DOCKER_CLI} exec -it {c} sh"),
+        "tty\nexit 2\n",
+    );
     o.assert_code(2);
     assert!(o.out().contains("/dev/pts/"), "{}", o.out());
 
     // docker export 243c > ubuntu.tar
     sh(&d, &format!("docker export {c} > ubuntu.tar")).assert_ok();
     let names = tar_entry_names(&std::fs::read(d.scratch().join("ubuntu.tar")).unwrap());
-    assert!(names.iter().any(|n| n.trim_start_matches("./") == "bin/busybox"), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.trim_start_matches("./") == "bin/busybox"),
+        "{names:?}"
+    );
     // cat ubuntu.tar | docker import - test/ubuntu:v1.0
     let out = sh(&d, "cat ubuntu.tar | docker import - test/ubuntu:v1.0");
     out.assert_ok();
-    assert!(out.out().starts_with("sha256:") && out.out().len() == 72, "{}", out.out());
+    assert!(
+        out.out().starts_with("sha256:") && out.out().len() == 72,
+        "{}",
+        out.out()
+    );
     let hi = d
         .docker(["run", "--rm", "test/ubuntu:v1.0", "echo", "imported"])
         .ok()
@@ -333,7 +386,10 @@ fn containers_chapter() {
         .docker(["import", &srv.url("/exampleimage.tgz"), "example/imagerepo"])
         .ok()
         .out();
-    assert!(out.lines().last().is_some_and(|l| l.starts_with("sha256:")), "{out}");
+    assert!(
+        out.lines().last().is_some_and(|l| l.starts_with("sha256:")),
+        "{out}"
+    );
     assert_eq!(
         image_names(&d, &["example/imagerepo"]),
         ["example/imagerepo:latest"]
@@ -343,14 +399,519 @@ fn containers_chapter() {
     assert_eq!(d.docker(["rm", "term"]).ok().out(), "term\n");
     let r = d.docker(["rm", c]).fails();
     r.assert_code(1);
-    assert!(
-        r.err().contains("cannot remove container") && r.err().contains("stop the container before attempting removal or force remove"),
-        "{}",
-        r.err()
+    // Regression: docker 25+'s wording, naming the container as given.
+    assert_eq!(
+        r.err(),
+        format!(
+            "Error response from daemon: cannot remove container \"{c}\": container is running: stop the container before removing or force remove\n"
+        )
     );
     // docker container prune
     d.docker(["stop", "-t", "1", c]).ok();
     let out = d.docker(["container", "prune"]).stdin("y\n").ok().out();
-    assert!(out.starts_with(&format!("Deleted Containers:\n{id}\n\nTotal reclaimed space: ")), "{out}");
+    assert!(
+        out.starts_with("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
+            && out.contains(&format!("Deleted Containers:\n{id}\n\nTotal reclaimed space: ")),
+        "{out}"
+    );
     assert_eq!(d.docker(["ps", "-aq"]).ok().out(), "");
+}
+
+#[test]
+fn registry_chapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    write_htpasswd(&htpasswd, &[("username", "secret")]);
+    // The Hub stand-in needs a login; docker.io pulls come from an open mirror.
+    let hub = registry(&["--htpasswd", htpasswd.to_str().unwrap()]);
+    let mirror = registry(&[]);
+    let d = daemon_with_mirror(&mirror);
+    seed_mirror(&d, &mirror, "centos:latest");
+    seed_mirror(&d, &mirror, "ubuntu:17.10");
+    let config = d.dir().join("docker-config/config.json");
+
+    // docker login / docker logout
+    let out = d
+        .docker(["login", "-u", "username", "--password-stdin", &hub.host])
+        .stdin("secret\n")
+        .ok()
+        .out();
+    assert_eq!(out, "Login Succeeded\n");
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains(&hub.host)
+    );
+    let out = d.docker(["logout", &hub.host]).ok().out();
+    assert_eq!(
+        out,
+        format!("Removing login credentials for {}\n", hub.host)
+    );
+    assert!(
+        !std::fs::read_to_string(&config)
+            .unwrap()
+            .contains(&hub.host)
+    );
+
+    // docker search centos (the mirror's catalog)
+    let out = d
+        .docker(["search", &format!("{}/centos", mirror.host)])
+        .ok()
+        .out();
+    assert_eq!(
+        header(&out),
+        ["NAME", "DESCRIPTION", "STARS", "OFFICIAL"],
+        "{out}"
+    );
+    assert_eq!(
+        columns(out.lines().nth(1).unwrap_or_default()),
+        ["library/centos", "0"],
+        "{out}"
+    );
+    // docker pull centos
+    let out = d.docker(["pull", "centos"]).ok().out();
+    assert!(
+        out.starts_with("Using default tag: latest\nlatest: Pulling from library/centos\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("docker.io/library/centos:latest\n"), "{out}");
+
+    // docker tag ubuntu:17.10 username/ubuntu:17.10; docker push (to the Hub stand-in)
+    d.docker(["pull", "ubuntu:17.10"]).ok();
+    d.docker(["tag", "ubuntu:17.10", "username/ubuntu:17.10"])
+        .ok();
+    assert_eq!(
+        image_names(&d, &["username/ubuntu"]),
+        ["username/ubuntu:17.10"]
+    );
+    let mine = format!("{}/username/ubuntu:17.10", hub.host);
+    d.docker(["tag", "ubuntu:17.10", &mine]).ok();
+    let r = d.docker(["push", &mine]).fails();
+    assert!(
+        r.err().contains("no basic auth credentials")
+            || r.out().contains("unauthorized")
+            || r.err().contains("unauthorized"),
+        "{r}"
+    );
+    d.docker(["login", "-u", "username", "--password-stdin", &hub.host])
+        .stdin("secret\n")
+        .ok();
+    let out = d.docker(["push", &mine]).ok().out();
+    assert!(
+        out.starts_with(&format!(
+            "The push refers to repository [{}/username/ubuntu]\n",
+            hub.host
+        )),
+        "{out}"
+    );
+    assert!(out.contains("17.10: digest: sha256:"), "{out}");
+    // docker search xinneirong (a user's repositories)
+    let out = d
+        .docker([
+            "search",
+            "--format",
+            "{{.Name}}",
+            &format!("{}/username", hub.host),
+        ])
+        .ok()
+        .out();
+    assert_eq!(out, "username/ubuntu\n");
+
+    // The private registry: tag, push, curl /v2/_catalog, pull.
+    let private = registry(&[]);
+    let h = &private.host;
+    d.docker(["tag", "ubuntu:17.10", "ubuntu:latest"]).ok();
+    d.docker(["tag", "ubuntu:latest", &format!("{h}/ubuntu:latest")])
+        .ok();
+    let out = d.docker(["push", &format!("{h}/ubuntu")]).ok().out();
+    assert!(
+        out.starts_with(&format!(
+            "Using default tag: latest\nThe push refers to repository [{h}/ubuntu]\n"
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        curl(h, "/v2/_catalog").trim_end(),
+        "{\"repositories\":[\"ubuntu\"]}"
+    );
+    d.docker(["rmi", &format!("{h}/ubuntu:latest")]).ok();
+    let out = d.docker(["pull", &format!("{h}/ubuntu:latest")]).ok().out();
+    assert!(
+        out.ends_with(&format!(
+            "Status: Downloaded newer image for {h}/ubuntu:latest\n{h}/ubuntu:latest\n"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn volumes_chapter() {
+    let d = daemon();
+    import_webapp(&d);
+    import_busybox(&d, "ubuntu:17.10");
+
+    // docker volume create / ls / inspect
+    assert_eq!(
+        d.docker(["volume", "create", "my-vol"]).ok().out(),
+        "my-vol\n"
+    );
+    assert_eq!(
+        d.docker(["volume", "ls"]).ok().out(),
+        "DRIVER    VOLUME NAME\nlocal     my-vol\n"
+    );
+    let v: Value =
+        serde_json::from_str(&d.docker(["volume", "inspect", "my-vol"]).ok().out()).unwrap();
+    let data = d.data_root().join("volumes/my-vol/_data");
+    assert_eq!(v[0]["Name"], "my-vol");
+    assert_eq!(v[0]["Driver"], "local");
+    assert_eq!(v[0]["Scope"], "local");
+    assert_eq!(v[0]["Mountpoint"].as_str(), data.to_str());
+
+    // docker run -d -P --name web -v my-vol:/webapp training/webapp python app.py
+    let id = d
+        .docker([
+            "run",
+            "-d",
+            "-P",
+            "--name",
+            "web",
+            "-v",
+            "my-vol:/webapp",
+            "training/webapp",
+            "sh",
+            "-c",
+            &app_py("/webapp"),
+        ])
+        .ok()
+        .out();
+    let id = id.trim().to_string();
+    assert_eq!(get_eventually(&host_port(&d, "web")), "hello-/webapp\n");
+    assert_eq!(
+        std::fs::read_to_string(data.join("index.html")).unwrap(),
+        "hello-/webapp\n"
+    );
+    // docker inspect web: the Mounts entry
+    let mounts = &inspect(&d, "web")["Mounts"];
+    assert_eq!(
+        mounts,
+        &serde_json::json!([{
+            "Type": "volume", "Name": "my-vol", "Source": data.to_str().unwrap(),
+            "Destination": "/webapp", "Driver": "local", "Mode": "z", "RW": true,
+            "Propagation": ""
+        }])
+    );
+
+    // docker volume rm my-vol: in use first
+    let r = d.docker(["volume", "rm", "my-vol"]).fails();
+    assert_eq!(
+        r.err(),
+        format!("Error response from daemon: remove my-vol: volume is in use - [{id}]\n")
+    );
+    // docker rm -v: the anonymous volume goes, the named one stays
+    d.docker([
+        "run",
+        "-d",
+        "--name",
+        "anon",
+        "-v",
+        "/data",
+        "training/webapp",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let anon = d
+        .docker(["inspect", "-f", "{{(index .Mounts 0).Name}}", "anon"])
+        .ok()
+        .out();
+    d.docker(["rm", "-f", "-v", "anon", "web"]).ok();
+    let vols = d.docker(["volume", "ls", "-q"]).ok().out();
+    assert_eq!(vols, "my-vol\n", "{anon} removed with its container");
+    assert_eq!(d.docker(["volume", "rm", "my-vol"]).ok().out(), "my-vol\n");
+    // docker volume prune: anonymous volumes nobody uses
+    d.docker([
+        "run",
+        "--name",
+        "left",
+        "-v",
+        "/data",
+        "training/webapp",
+        "true",
+    ])
+    .ok();
+    let left = d
+        .docker(["inspect", "-f", "{{(index .Mounts 0).Name}}", "left"])
+        .ok()
+        .out();
+    d.docker(["rm", "left"]).ok();
+    d.docker(["volume", "create", "kept"]).ok();
+    let out = d.docker(["volume", "prune"]).stdin("y\n").ok().out();
+    assert!(
+        out.contains(&format!(
+            "Deleted Volumes:\n{}\n\nTotal reclaimed space: ",
+            left.trim()
+        )),
+        "{out}"
+    );
+    assert_eq!(d.docker(["volume", "ls", "-q"]).ok().out(), "kept\n");
+
+    // docker run -d -P --name web -v /src/webapp:/opt/webapp …: a missing host dir is created
+    let src = d.scratch().join("src/webapp");
+    let bind = format!("{}:/opt/webapp", src.display());
+    d.docker([
+        "run",
+        "-d",
+        "-P",
+        "--name",
+        "web",
+        "-v",
+        &bind,
+        "training/webapp",
+        "sh",
+        "-c",
+        &app_py("/opt/webapp"),
+    ])
+    .ok();
+    assert_eq!(get_eventually(&host_port(&d, "web")), "hello-/opt/webapp\n");
+    assert!(src.join("index.html").is_file());
+    d.docker(["rm", "-f", "web"]).ok();
+    // … :ro: writes are refused
+    let ro = format!("{bind}:ro");
+    d.docker([
+        "run",
+        "-d",
+        "-P",
+        "--name",
+        "web",
+        "-v",
+        &ro,
+        "training/webapp",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let r = d.docker(["exec", "web", "touch", "/opt/webapp/x"]).fails();
+    r.assert_code(1);
+    assert!(r.err().contains("Read-only file system"), "{r}");
+    d.docker(["rm", "-f", "web"]).ok();
+
+    // docker run --rm -it -v $HOME/.bash_history:/root/.bash_history ubuntu:17.10 bash
+    let hist = d.scratch().join(".bash_history");
+    std::fs::write(&hist, "old\n").unwrap();
+    let o = tty(
+        &d,
+        &format!(
+            "HOME={}; {DOCKER_CLI} run --rm -it -v $HOME/.bash_history:/root/.bash_history ubuntu:17.10 sh",
+            d.scratch().display()
+        ),
+        "echo new >> /root/.bash_history; exit\n",
+    );
+    o.assert_code(0);
+    assert_eq!(std::fs::read_to_string(&hist).unwrap(), "old\nnew\n");
+    assert_eq!(d.docker(["ps", "-aq"]).ok().out(), "");
+}
+
+#[test]
+fn networking_chapter() {
+    let e = support::Env::new();
+    let d = &e.d;
+    import_webapp(d);
+    let app = app_py("/www");
+    let run_app = |publish: &[&str]| -> String {
+        let out = d
+            .docker(["run", "-d"])
+            .args(publish)
+            .args(["training/webapp", "sh", "-c", &app])
+            .ok()
+            .out();
+        out.trim()[..12].to_string()
+    };
+
+    // docker run -d -P training/webapp python app.py; docker container ls
+    let c = run_app(&["-P"]);
+    // Regression: the image's EXPOSE reaches the container's config (and so `-P`).
+    assert_eq!(
+        d.docker(["inspect", "-f", "{{json .Config.ExposedPorts}}", &c])
+            .ok()
+            .out(),
+        "{\"5000/tcp\":{}}\n"
+    );
+    let ls = d.docker(["container", "ls"]).ok().out();
+    assert_eq!(
+        header(&ls)[..3],
+        ["CONTAINER ID", "IMAGE", "COMMAND"],
+        "{ls}"
+    );
+    let row = ls
+        .lines()
+        .find(|l| l.starts_with(&c))
+        .unwrap_or_else(|| panic!("{ls}"));
+    let hp = host_port(d, &c);
+    let port = hp.rsplit(':').next().unwrap();
+    assert!(row.contains(&format!("0.0.0.0:{port}->5000/tcp")), "{row}");
+    assert_eq!(get_eventually(&hp), "hello-/www\n");
+
+    // docker run -d -p 5000:5000 (a free port stands in for 5000: tests run in parallel)
+    let p = free_port();
+    let c = run_app(&["-p", &format!("{p}:5000")]);
+    assert_eq!(host_port(d, &c), format!("0.0.0.0:{p}"));
+    assert_eq!(http_get_eventually(p), "hello-/www\n");
+    // -p 127.0.0.1:5000:5000
+    let p = free_port();
+    let c = run_app(&["-p", &format!("127.0.0.1:{p}:5000")]);
+    assert_eq!(host_port(d, &c), format!("127.0.0.1:{p}"));
+    assert_eq!(http_get_eventually(p), "hello-/www\n");
+    // -p 127.0.0.1::5000, then docker port <generated name> 5000; -p more than once
+    let c = run_app(&["-p", "127.0.0.1::5000", "-p", "127.0.0.1::6000"]);
+    let name = d.docker(["inspect", "-f", "{{.Name}}", &c]).ok().out();
+    let name = name.trim().trim_start_matches('/');
+    assert!(name.contains('_'), "a generated adjective_name: {name}");
+    let hp = host_port(d, name);
+    assert!(hp.starts_with("127.0.0.1:"), "{hp}");
+    assert_eq!(get_eventually(&hp), "hello-/www\n");
+    assert_eq!(d.docker(["port", name]).ok().lines().len(), 2);
+
+    // docker network create -d bridge my-net
+    let id = d
+        .docker(["network", "create", "-d", "bridge", "my-net"])
+        .ok()
+        .out();
+    assert!(is_id(id.trim()), "{id:?}");
+    d.docker([
+        "run",
+        "-d",
+        "--name",
+        "busybox2",
+        "--network",
+        "my-net",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    // docker run -it --rm --name busybox1 --network my-net busybox sh; ping busybox2; mount
+    let o = tty(
+        d,
+        &format!("{DOCKER_CLI} run -it --rm --name busybox1 --network my-net busybox sh"),
+        "ping -c1 -W2 busybox2\nmount\nexit\n",
+    );
+    o.assert_code(0);
+    let out = o.out().replace('\r', "");
+    assert!(out.contains("1 packets received"), "{out}");
+    for f in ["/etc/resolv.conf", "/etc/hostname", "/etc/hosts"] {
+        assert!(
+            out.lines().any(|l| l.contains(&format!(" on {f} type "))),
+            "{f} in\n{out}"
+        );
+    }
+
+    // --dns / --dns-search / -h / --link / --net=none|container:|host
+    let out = d
+        .docker([
+            "run",
+            "--rm",
+            "--dns=127.0.0.53",
+            "--dns-search=example.com",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok()
+        .out();
+    assert!(out.lines().any(|l| l == "nameserver 127.0.0.53"), "{out}");
+    assert!(out.lines().any(|l| l == "search example.com"), "{out}");
+    assert_eq!(
+        d.docker(["run", "--rm", "-h", "myhost", "busybox", "hostname"])
+            .ok()
+            .out(),
+        "myhost\n"
+    );
+    d.docker(["run", "-d", "--name", "db0", "busybox", "sleep", "300"])
+        .ok();
+    let out = d
+        .docker([
+            "run",
+            "--rm",
+            "--link=db0:db",
+            "busybox",
+            "ping",
+            "-c1",
+            "-W2",
+            "db",
+        ])
+        .ok()
+        .out();
+    assert!(out.contains("1 packets received"), "{out}");
+    let out = d
+        .docker([
+            "run",
+            "--rm",
+            "--net=none",
+            "busybox",
+            "ls",
+            "/sys/class/net",
+        ])
+        .ok()
+        .out();
+    assert_eq!(out, "lo\n");
+    // Regression: --net=container:X takes X's hostname, as docker does.
+    let h2 = d
+        .docker(["inspect", "-f", "{{.Config.Hostname}}", "busybox2"])
+        .ok()
+        .out();
+    let out = d
+        .docker([
+            "run",
+            "--rm",
+            "--net=container:busybox2",
+            "busybox",
+            "hostname",
+        ])
+        .ok()
+        .out();
+    assert_eq!(out, h2);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let out = d
+        .docker(["run", "--rm", "--net=host", "busybox", "hostname"])
+        .ok()
+        .out();
+    assert_eq!(out, host);
+}
+
+/// 高级网络: options set when the daemon starts (daemon.json here) become every
+/// container's defaults; `docker run` flags override them.
+#[test]
+fn daemon_network_options_chapter() {
+    let config = r#"{"mtu": 1400, "dns": ["127.0.0.53"], "dns-search": ["example.org"]}"#;
+    let d = TestDaemon::start_with_config(env!("CARGO_BIN_EXE_berth"), Some(config));
+    import_busybox(&d, "busybox");
+    let out = d
+        .docker(["run", "--rm", "busybox", "cat", "/sys/class/net/eth0/mtu"])
+        .ok()
+        .out();
+    assert_eq!(out, "1400\n");
+    let out = d
+        .docker(["run", "--rm", "busybox", "cat", "/etc/resolv.conf"])
+        .ok()
+        .out();
+    assert!(out.lines().any(|l| l == "nameserver 127.0.0.53"), "{out}");
+    assert!(out.lines().any(|l| l == "search example.org"), "{out}");
+    let out = d
+        .docker([
+            "run",
+            "--rm",
+            "--dns=127.0.0.54",
+            "--dns-search=example.com",
+            "busybox",
+            "cat",
+            "/etc/resolv.conf",
+        ])
+        .ok()
+        .out();
+    assert!(out.lines().any(|l| l == "nameserver 127.0.0.54"), "{out}");
+    assert!(
+        !out.contains("127.0.0.53") && !out.contains("example.org"),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l == "search example.com"), "{out}");
 }

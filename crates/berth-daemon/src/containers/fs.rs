@@ -244,6 +244,27 @@ pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Vec<(String, u8)> {
         }
     }
     out.sort();
+    // docker keeps the mount points of DIFF_IGNORED in an init layer below the
+    // container's, so their parent (/etc) is not "changed" just for holding them.
+    let copied_up_for_mounts = |dir: &str| {
+        let rel = dir.trim_start_matches('/');
+        let same = |a: &std::fs::Metadata, b: &std::fs::Metadata| {
+            (a.mode(), a.uid(), a.gid()) == (b.mode(), b.uid(), b.gid())
+        };
+        let up = std::fs::symlink_metadata(upper.join(rel));
+        let low = lowers
+            .iter()
+            .find_map(|l| std::fs::symlink_metadata(l.join(rel)).ok());
+        DIFF_IGNORED
+            .iter()
+            .any(|i| i.rsplit_once('/').map(|x| x.0) == Some(dir))
+            && matches!((up, low), (Ok(a), Some(b)) if a.is_dir() && same(&a, &b))
+    };
+    let listed: Vec<String> = out.iter().map(|(p, _)| p.clone()).collect();
+    out.retain(|(p, kind)| {
+        let prefix = format!("{p}/");
+        *kind != 0 || !copied_up_for_mounts(p) || listed.iter().any(|q| q.starts_with(&prefix))
+    });
     out
 }
 
@@ -516,6 +537,22 @@ mod tests {
         let data = b.into_inner().unwrap();
         let _ = extract(&root, "/", "c", true, &data[..]);
         assert!(!outside.join("pwned").exists());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn etc_holding_only_mount_points_is_not_a_change() {
+        let tmp = std::env::temp_dir().join(format!("berth-diff-{}", berth_stdx::random_id()));
+        let (upper, lower) = (tmp.join("upper"), tmp.join("lower"));
+        std::fs::create_dir_all(upper.join("etc")).unwrap();
+        std::fs::create_dir_all(lower.join("etc")).unwrap();
+        std::fs::write(upper.join("etc/hosts"), "").unwrap();
+        assert_eq!(changes(&upper, std::slice::from_ref(&lower)), vec![]);
+        std::fs::write(upper.join("etc/motd"), "hi").unwrap();
+        assert_eq!(
+            changes(&upper, std::slice::from_ref(&lower)),
+            vec![("/etc".to_string(), 0), ("/etc/motd".to_string(), 1)]
+        );
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 

@@ -143,13 +143,14 @@ impl ContainerManager {
         let id = rec.id.clone();
         if rec.state.status.is_active() {
             if !force {
-                let what = if rec.state.status == Status::Paused {
-                    "paused"
+                // Docker's wording names the container as the caller gave it.
+                let why = if rec.state.status == Status::Paused {
+                    "container is paused and must be unpaused first"
                 } else {
-                    "running"
+                    "container is running: stop the container before removing or force remove"
                 };
                 return Err(Error::conflict(format!(
-                    "You cannot remove a {what} container {id}. Stop the container before attempting removal or force remove"
+                    "cannot remove container {name:?}: {why}"
                 )));
             }
             let _ = self.update(&id, |e| e.rec.state.has_been_manually_stopped = true);

@@ -325,6 +325,11 @@ impl ContainerManager {
                     nix::unistd::gethostname()
                         .map(|h| h.to_string_lossy().into_owned())
                         .unwrap_or_else(|_| id[..12].to_string())
+                } else if let Some(o) = (rec.hc_str("NetworkMode").strip_prefix("container:"))
+                    .and_then(|o| self.resolve(&idx, o).ok())
+                {
+                    // docker: joining another container's network takes its hostname.
+                    idx.by_id[&o].rec.hostname().to_string()
                 } else {
                     id[..12].to_string()
                 };
@@ -797,6 +802,19 @@ fn merge_image_config(c: &mut Map<String, Value>, img: &berth_image::ContainerCo
         && let Some(s) = &img.stop_signal
     {
         c.insert("StopSignal".into(), Value::String(s.clone()));
+    }
+    // ExposedPorts: the union of the image's and the request's (what `-P` publishes).
+    if let Some(ports) = &img.exposed_ports {
+        let mut all = c
+            .get("ExposedPorts")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for p in ports.keys() {
+            all.entry(p.clone())
+                .or_insert_with(|| serde_json::json!({}));
+        }
+        c.insert("ExposedPorts".into(), Value::Object(all));
     }
     super::health::merge_image(c, img.healthcheck.as_ref());
 }

@@ -214,12 +214,17 @@ pub async fn df(
         Ok((listed, usage))
     })
     .await?;
+    let containers = {
+        let mgr = st.restore.clone();
+        blocking(move || df_containers(&mgr)).await?
+    };
     let rows = listed
         .iter()
         .map(|li| {
             let u = usage.images.iter().find(|u| u.id == li.image.id);
             let mut s = summary_of(li);
-            s.containers = 0;
+            let id = li.image.id.to_string();
+            s.containers = containers.iter().filter(|c| c["ImageID"] == id).count() as i64;
             s.shared_size = u.map(|u| u.shared_size as i64).unwrap_or(0);
             compat::image_summary(v, &mut s);
             s
@@ -228,6 +233,7 @@ pub async fn df(
     Ok(Json(SystemDataUsageResponse {
         layers_size: usage.layers_size as i64,
         images: rows,
+        containers,
         volumes: {
             let mgr = st.restore.clone();
             blocking(move || mgr.volumes_usage()).await?
@@ -236,6 +242,19 @@ pub async fn df(
             let st = st.clone();
             blocking(move || Ok(crate::routes::build::df_records(&st))).await?
         },
-        ..Default::default()
     }))
+}
+
+/// `/system/df` containers: every container's summary with the size of its
+/// writable layer (what `docker system df` adds up).
+fn df_containers(
+    mgr: &crate::containers::ContainerManager,
+) -> Result<Vec<serde_json::Value>, Error> {
+    let mut rows = mgr.list(true, &Default::default(), -1)?;
+    for r in &mut rows {
+        let id = r["Id"].as_str().unwrap_or_default().to_string();
+        let rw = crate::volumes::dir_size(&mgr.dir(&id).join("upper"));
+        r["SizeRw"] = serde_json::json!(rw);
+    }
+    Ok(rows)
 }

@@ -118,7 +118,7 @@ pub(super) fn is_mountpoint(p: &Path) -> bool {
 }
 
 /// The bytes of the files under `dir` (each inode once; symlinks not followed).
-pub(super) fn dir_size(dir: &Path) -> u64 {
+pub(crate) fn dir_size(dir: &Path) -> u64 {
     let mut seen = HashSet::new();
     let mut total = 0u64;
     let mut stack = vec![dir.to_path_buf()];

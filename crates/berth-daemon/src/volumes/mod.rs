@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::events::EventBus;
 
 pub(crate) use copyup::copy_up;
+pub(crate) use local::dir_size;
 
 /// The label docker puts on volumes created without a name.
 pub(crate) const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";

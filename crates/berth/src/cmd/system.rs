@@ -453,7 +453,7 @@ pub(crate) async fn df(ctx: &Ctx, a: DfArgs) -> Result<()> {
     let volumes = arr("Volumes");
     let cache = arr("BuildCache");
     if a.verbose {
-        return df_verbose(&du, &images, &volumes, &cache);
+        return df_verbose(&du, &images, &containers, &volumes, &cache);
     }
     let layers = du.get("LayersSize").and_then(Value::as_i64).unwrap_or(0);
     let used: i64 = images
@@ -557,7 +557,13 @@ pub(crate) async fn df(ctx: &Ctx, a: DfArgs) -> Result<()> {
     Ok(())
 }
 
-fn df_verbose(du: &Value, images: &[Value], volumes: &[Value], _cache: &[Value]) -> Result<()> {
+fn df_verbose(
+    du: &Value,
+    images: &[Value],
+    containers: &[Value],
+    volumes: &[Value],
+    _cache: &[Value],
+) -> Result<()> {
     let now = units::now_unix();
     let i64of = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_i64).unwrap_or(0);
     let mut text = String::from("Images space usage:\n\n");
@@ -631,10 +637,19 @@ fn df_verbose(du: &Value, images: &[Value], volumes: &[Value], _cache: &[Value])
     ];
     text.push_str(&img_fmt.render(&rows, &headers)?);
     text.push_str("\nContainers space usage:\n\n");
+    // docker leaves the virtual size out of this table.
+    let crows: Vec<_> = containers
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            c["SizeRootFs"] = Value::from(0);
+            super::container_ps::container_context(&c, true, now)
+        })
+        .collect();
     text.push_str(
         &Format::parse("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}")?
             .render(
-                &[],
+                &crows,
                 &[
                     ("ID", "CONTAINER ID"),
                     ("Image", "IMAGE"),
