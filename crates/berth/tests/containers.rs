@@ -624,3 +624,36 @@ fn logs_follow_and_container_events() {
         .lines();
     assert_eq!(ev, vec!["create", "attach", "start", "die", "destroy"]);
 }
+
+/// `ps -s` and `inspect -s`: the writable layer's size and the virtual size with the
+/// image (regression: both were missing).
+#[test]
+fn ps_and_inspect_report_sizes() {
+    let e = Env::new();
+    e.docker(&[
+        "run",
+        "--name",
+        "writer",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/blob",
+        "bs=1000",
+        "count=100",
+    ])
+    .ok();
+    let size = e
+        .docker(&["ps", "-a", "-s", "--format", "{{.Size}}"])
+        .ok()
+        .out();
+    assert!(size.starts_with("100kB (virtual "), "{size:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&e.docker(&["inspect", "-s", "writer"]).ok().out()).unwrap();
+    assert_eq!(v[0]["SizeRw"], 100_000, "{}", v[0]);
+    assert!(v[0]["SizeRootFs"].as_u64().unwrap() > 100_000, "{}", v[0]);
+    let table = e.d.berth(["ps", "-a", "-s"]).ok().out();
+    assert!(
+        table.lines().next().unwrap().ends_with("SIZE") && table.contains("100kB (virtual "),
+        "{table}"
+    );
+}

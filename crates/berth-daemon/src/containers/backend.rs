@@ -23,6 +23,8 @@ pub trait ContainerBackend: Send + Sync + 'static {
     fn list(&self, all: bool, filters: &Filters, limit: i64) -> Result<Vec<Value>>;
     fn get(&self, name: &str) -> Result<Record>;
     fn inspect(&self, name: &str) -> Result<Value>;
+    /// `SizeRw` (the writable layer's bytes) and `SizeRootFs` (that plus the image's).
+    fn sizes(&self, name: &str) -> Result<(u64, u64)>;
     fn create<'a>(
         &'a self,
         name: &'a str,
@@ -117,6 +119,9 @@ impl ContainerBackend for ContainerService {
     }
     fn inspect(&self, name: &str) -> Result<Value> {
         self.0.inspect(name)
+    }
+    fn sizes(&self, name: &str) -> Result<(u64, u64)> {
+        self.0.sizes(name)
     }
     fn create<'a>(
         &'a self,

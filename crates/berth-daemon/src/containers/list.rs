@@ -131,6 +131,16 @@ pub fn summary(r: &Record) -> Value {
 }
 
 impl ContainerManager {
+    /// docker's container sizes: `SizeRw`, the bytes of the writable (upper) layer, and
+    /// `SizeRootFs`, that plus the image's unpacked layers. Walks the upper dir: call it
+    /// off the async workers.
+    pub fn sizes(&self, name: &str) -> Result<(u64, u64)> {
+        let r = self.get(name)?;
+        let rw = crate::volumes::dir_size(&self.dir(&r.id).join("upper"));
+        let image = self.images.get(&r.image_id).map(|i| i.size).unwrap_or(0);
+        Ok((rw, rw + image))
+    }
+
     /// Rows newest first, filtered as docker does.
     pub fn list(&self, all: bool, filters: &Filters, limit: i64) -> Result<Vec<Value>> {
         filters.validate(KEYS)?;

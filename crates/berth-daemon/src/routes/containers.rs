@@ -43,7 +43,22 @@ pub(crate) async fn json_body(body: Body) -> Result<Map<String, Value>, Error> {
 pub async fn list(State(st): State<AppState>, q: Query) -> R {
     let filters = q.filters()?;
     let limit = q.get("limit").parse::<i64>().unwrap_or(-1);
-    let rows = st.containers.list(q.bool("all"), &filters, limit)?;
+    let mut rows = st.containers.list(q.bool("all"), &filters, limit)?;
+    if q.bool("size") {
+        let backend = st.containers.clone();
+        rows = crate::server::blocking(move || {
+            for r in &mut rows {
+                let id = r["Id"].as_str().unwrap_or_default().to_string();
+                // A container removed meanwhile keeps its row without sizes.
+                if let Ok((rw, rootfs)) = backend.sizes(&id) {
+                    r["SizeRw"] = json!(rw);
+                    r["SizeRootFs"] = json!(rootfs);
+                }
+            }
+            Ok(rows)
+        })
+        .await?;
+    }
     Ok(Json(rows).into_response())
 }
 
@@ -57,8 +72,15 @@ pub async fn create(State(st): State<AppState>, q: Query, body: Body) -> R {
         .into_response())
 }
 
-pub async fn inspect(State(st): State<AppState>, Path(id): Path<String>) -> R {
-    Ok(Json(st.containers.inspect(&id)?).into_response())
+pub async fn inspect(State(st): State<AppState>, Path(id): Path<String>, q: Query) -> R {
+    let mut v = st.containers.inspect(&id)?;
+    if q.bool("size") {
+        let backend = st.containers.clone();
+        let (rw, rootfs) = crate::server::blocking(move || backend.sizes(&id)).await?;
+        v["SizeRw"] = json!(rw);
+        v["SizeRootFs"] = json!(rootfs);
+    }
+    Ok(Json(v).into_response())
 }
 
 pub async fn start(State(st): State<AppState>, Path(id): Path<String>) -> R {

@@ -253,8 +253,9 @@ fn df_containers(
     let mut rows = mgr.list(true, &Default::default(), -1)?;
     for r in &mut rows {
         let id = r["Id"].as_str().unwrap_or_default().to_string();
-        let rw = crate::volumes::dir_size(&mgr.dir(&id).join("upper"));
-        r["SizeRw"] = serde_json::json!(rw);
+        if let Ok((rw, _)) = mgr.sizes(&id) {
+            r["SizeRw"] = serde_json::json!(rw);
+        }
     }
     Ok(rows)
 }
