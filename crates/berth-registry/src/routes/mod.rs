@@ -282,12 +282,14 @@ async fn token(State(st): State<St>, req: Request) -> Response {
     .into_response()
 }
 
-/// A JSON body with `application/json`.
+/// A JSON body with `application/json`, ending with a newline as distribution's
+/// (`json.NewEncoder`) bodies do: `curl /v2/_catalog` prints a whole line.
 pub(crate) struct Json(pub(crate) serde_json::Value);
 
 impl Json {
+    /// `GET /v2/`'s body: exactly `{}` (distribution writes it without a newline).
     fn empty_object() -> Response {
-        Json(serde_json::json!({})).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
     }
 }
 
@@ -295,7 +297,7 @@ impl IntoResponse for Json {
     fn into_response(self) -> Response {
         (
             [(header::CONTENT_TYPE, "application/json")],
-            self.0.to_string(),
+            format!("{}\n", self.0),
         )
             .into_response()
     }
