@@ -79,8 +79,13 @@ impl Daemon {
             .load()
             .map_err(|e| format!("load containers from {}: {e}", opts.data_root.display()))?;
         containers.set_networks(crate::networks::open(&opts, events.clone())?);
-        let builder = crate::builder::Builder::new(store, containers.clone(), images.clone(), &opts.data_root)
-            .map_err(|e| format!("open build cache in {}: {e}", opts.data_root.display()))?;
+        let builder = crate::builder::Builder::new(
+            store,
+            containers.clone(),
+            images.clone(),
+            &opts.data_root,
+        )
+        .map_err(|e| format!("open build cache in {}: {e}", opts.data_root.display()))?;
         let restore = containers.clone();
         let state = AppState {
             images,

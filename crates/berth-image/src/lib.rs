@@ -40,8 +40,8 @@ mod snapshot;
 mod store;
 
 pub use archive::SaveItem;
-pub use change::parse_changes;
 pub use build_commit::BuildCommit;
+pub use change::parse_changes;
 pub use commit::CommitOptions;
 pub use compress::decompress;
 pub use config::{
@@ -49,8 +49,8 @@ pub use config::{
     Manifest, Platform, RootFs, media_types,
 };
 pub use content::LocalContentStore;
-pub use dist::{BlobSource, PullLease, PulledImage, PushLayer};
 pub use content_store::{ContentStore, ContentWriter, MemoryContentStore};
+pub use dist::{BlobSource, PullLease, PulledImage, PushLayer};
 pub use error::{Error, Result};
 pub use reference::{ParseReferenceError, Reference};
 pub use store::{

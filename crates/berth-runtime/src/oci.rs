@@ -119,6 +119,9 @@ pub struct Linux {
     pub masked_paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readonly_paths: Vec<String>,
+    /// `private`, `slave`, `shared` or empty (the runtime's default, rslave).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rootfs_propagation: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -375,6 +375,7 @@ pub fn generate(c: &ContainerSpec, host: &Host<'_>) -> Result<Spec, SpecError> {
         } else {
             READONLY_PATHS.iter().map(|s| s.to_string()).collect()
         },
+        rootfs_propagation: String::new(),
     };
 
     Ok(Spec {

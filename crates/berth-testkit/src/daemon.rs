@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 /// Where the real docker CLI is expected (Docker 28 client).
 pub const DOCKER_CLI: &str = "/usr/local/bin/docker";
 
+/// A proxy nothing listens on (port 9, discard): test daemons send every request for a
+/// non-loopback host there, so nothing leaves the machine.
+const UNREACHABLE_PROXY: &str = "http://127.0.0.1:9";
+
 /// How long a daemon may take to answer `/_ping` after spawn.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -170,6 +174,15 @@ impl TestDaemon {
             .env("RUST_BACKTRACE", "1")
             .env_remove("DOCKER_HOST")
             .env_remove("BERTH_HOST")
+            // Tests only ever talk to 127.0.0.0/8: a pull of an image that is nowhere
+            // (`run nope`) must not reach Docker Hub or ask the host's DNS for it. The
+            // daemon honours the proxy variables as dockerd does; this proxy refuses.
+            .env("HTTPS_PROXY", UNREACHABLE_PROXY)
+            .env("HTTP_PROXY", UNREACHABLE_PROXY)
+            .env("NO_PROXY", "localhost,127.0.0.0/8,::1")
+            .env_remove("https_proxy")
+            .env_remove("http_proxy")
+            .env_remove("no_proxy")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log fd"))
             .stderr(log)

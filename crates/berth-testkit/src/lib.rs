@@ -26,8 +26,8 @@ pub use archive::{ArchiveInfo, Breakage, Format, LayerSrc, TestImage, write_arch
 pub use cmd::{Cmd, Output};
 pub use daemon::{DOCKER_CLI, TestDaemon};
 pub use http::{FileServer, HttpResponse};
-pub use registry::{TestRegistry, TlsFiles, make_tls, write_htpasswd};
 pub use layers::{Layer, busybox_rootfs_tar, write_random_layer};
+pub use registry::{TestRegistry, TlsFiles, make_tls, write_htpasswd};
 
 /// Compress `src` with a system tool (`gzip`, `bzip2`, `xz`, `zstd`) into `src.<ext>`,
 /// keeping the original. Panics with a clear message if the tool is missing.

@@ -147,8 +147,12 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
             image::history(ctx, a).await
         }
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => image::tag(ctx, a).await,
-        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => registry_client::pull(ctx, a).await,
-        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => registry_client::push(ctx, a).await,
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => {
+            registry_client::pull(ctx, a).await
+        }
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => {
+            registry_client::push(ctx, a).await
+        }
         Command::Login(a) => registry_client::login(ctx, a).await,
         Command::Logout(a) => registry_client::logout(ctx, a).await,
         Command::Search(a) => registry_client::search(ctx, a).await,

@@ -101,10 +101,13 @@ fn run_prints_output_and_propagates_exit_codes() {
         .run()
         .assert_code(126)
         .assert_stderr_contains(r#"exec: "/etc/passwd": permission denied"#);
-    e.docker(&["run", "--rm", "nope"])
-        .run()
+    let missing = e.docker(&["run", "--rm", "nope"]).run();
+    missing
         .assert_code(125)
         .assert_stderr_contains("Unable to find image 'nope:latest' locally");
+    // The pull went to the test daemon's refusing proxy (HTTPS_PROXY, as dockerd honours
+    // it; checked with strace: no DNS query either), never to Docker Hub.
+    missing.assert_stderr_contains(r#"Get "https://registry-1.docker.io/v2/": Connection refused"#);
     e.docker(&["run", "--rm", "-u", "bob", "busybox", "true"])
         .run()
         .assert_code(125)
@@ -656,4 +659,49 @@ fn ps_and_inspect_report_sizes() {
         table.lines().next().unwrap().ends_with("SIZE") && table.contains("100kB (virtual "),
         "{table}"
     );
+}
+
+/// `--runtime` picks the OCI runtime per container, by docker's names: `runc` is built
+/// in, an unknown name is docker's error (regression: the flag was ignored).
+#[test]
+fn runtime_is_chosen_per_container() {
+    let e = Env::new();
+    for cli in [Cli::Docker, Cli::Berth] {
+        let out = common::cli(
+            &e.d,
+            cli,
+            &["run", "--rm", "--runtime", "runc", "busybox", "echo", "hi"],
+        )
+        .ok();
+        assert_eq!(out.out(), "hi\n");
+        common::cli(
+            &e.d,
+            cli,
+            &["run", "--rm", "--runtime", "nope", "busybox", "true"],
+        )
+        .run()
+        .assert_code(125)
+        .assert_stderr_contains("unknown or invalid runtime name: nope");
+    }
+    e.docker(&[
+        "create",
+        "--name",
+        "r1",
+        "--runtime",
+        "runc",
+        "busybox",
+        "sleep",
+        "30",
+    ])
+    .ok();
+    e.docker(&["start", "r1"]).ok();
+    // runc keeps its own state for the container under the daemon's runtime root
+    // (`cli/`; the embedded runtime's is `embedded/`).
+    let state = e.d.exec_root().join("runtime/cli");
+    let id = e.id_of("r1");
+    let found = std::fs::read_dir(&state)
+        .map(|rd| rd.flatten().any(|d| d.file_name().to_string_lossy() == id))
+        .unwrap_or(false);
+    e.docker(&["rm", "-f", "r1"]).ok();
+    assert!(found, "no runc state for {id} under {}", state.display());
 }

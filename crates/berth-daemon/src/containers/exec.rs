@@ -164,7 +164,7 @@ impl ContainerManager {
             id: rec.id.clone(),
             bundle: self.dir(&rec.id),
             state_dir: sd.clone(),
-            runtime: rec.runtime.clone(),
+            runtime: self.runtime_of(&rec),
             runtime_root: self.runtime_root(),
             tty: entry.tty(),
             stdin: entry.flag("AttachStdin"),

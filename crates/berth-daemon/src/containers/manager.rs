@@ -113,6 +113,16 @@ impl ContainerManager {
     pub(crate) fn state_dir(&self, id: &str) -> PathBuf {
         self.opts.exec_root.join("c").join(&id[..12.min(id.len())])
     }
+    /// The runtime `rec` runs under (records written before the runtime was chosen per
+    /// container have none: the daemon's default).
+    pub(crate) fn runtime_of(&self, rec: &Record) -> String {
+        if rec.runtime.is_empty() {
+            self.opts.runtime.clone()
+        } else {
+            rec.runtime.clone()
+        }
+    }
+
     pub(crate) fn runtime_root(&self) -> PathBuf {
         self.opts.exec_root.join("runtime")
     }
@@ -283,6 +293,13 @@ impl ContainerManager {
         }
         super::logs::resolve_config(&mut hc, &self.opts.daemon_config)?;
         let mount_plan = super::mounts::plan(&config, &hc)?;
+        let runtime = super::runtime::choose(
+            hc.get("Runtime").and_then(Value::as_str).unwrap_or(""),
+            &self.opts.runtime,
+            &self.opts.daemon_config,
+            &mount_plan,
+            std::env::var("PATH").ok().as_deref(),
+        )?;
         let id = berth_stdx::random_id();
         let log_path = self.dir(&id).join(format!("{id}-json.log"));
         let mut rec = Record {
@@ -297,7 +314,7 @@ impl ContainerManager {
             host_config: hc,
             state: Default::default(),
             log_path: log_path.display().to_string(),
-            runtime: self.opts.runtime.clone(),
+            runtime,
             mount_points: Vec::new(),
         };
         // Reserve the name, then write the record outside the lock.
@@ -475,7 +492,8 @@ impl ContainerManager {
                 prepare::check_executable(&ov.target, &cs.args[0], &cs.env, &cs.cwd)?;
                 super::init::apply(&r, &me.opts.daemon_config, &mut cs)?;
                 me.net_prepare(&r, &mut cs)?;
-                prepare::write_bundle(&d, &cs, &me.host)?;
+                let embedded = me.runtime_of(&r) == super::runtime::EMBEDDED;
+                prepare::write_bundle(&d, &cs, &me.host, embedded)?;
                 me.net_setup(&d, &r)
             });
             if res.is_err() {
@@ -494,7 +512,7 @@ impl ContainerManager {
             id: rec.id.clone(),
             bundle: dir.clone(),
             state_dir: sd.clone(),
-            runtime: self.opts.runtime.clone(),
+            runtime: self.runtime_of(rec),
             runtime_root: self.runtime_root(),
             tty: rec.tty(),
             stdin: rec.cfg_bool("OpenStdin"),

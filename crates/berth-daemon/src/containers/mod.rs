@@ -26,17 +26,18 @@ pub(crate) use network::endpoint_request;
 mod prepare;
 mod record;
 pub(crate) mod resources;
+mod runtime;
 mod shim;
 
 pub use attach::{DetachKeys, splice};
 pub use backend::{BoxFuture, ContainerBackend, ContainerService};
 pub use exec::{ExecEntry, ExecStart};
+pub(crate) use fs::diff_tar as fs_diff_tar;
 pub use fs::{CommitQuery, FsRoot};
 pub(crate) use fs::{
     base_name as fs_base_name, export_tar as fs_export_tar, extract as fs_extract, stat as fs_stat,
     write_tar as fs_write_tar,
 };
-pub(crate) use fs::diff_tar as fs_diff_tar;
 pub use logs::LogOptions;
 pub use manager::{AttachTarget, ContainerManager, ManagerOptions, WaitCondition};
 pub use record::{Record, Status};

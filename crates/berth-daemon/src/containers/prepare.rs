@@ -359,7 +359,16 @@ pub fn lookup_executable(
 }
 
 /// Generates and writes `<dir>/config.json` (the OCI bundle is the container dir).
-pub fn write_bundle(dir: &Path, cs: &ContainerSpec, host: &HostFacts) -> Result<()> {
+/// `embedded`: the embedded runtime runs it, which ignores per-mount propagation; its
+/// rootfs is made rprivate first so binds come out private, docker's default (with the
+/// runtime's rslave root they would be slaves of the host). Containers that ask for
+/// slave or shared propagation run under runc (see `runtime.rs`).
+pub fn write_bundle(
+    dir: &Path,
+    cs: &ContainerSpec,
+    host: &HostFacts,
+    embedded: bool,
+) -> Result<()> {
     let spec = spec::generate(
         cs,
         &spec::Host {
@@ -385,6 +394,9 @@ pub fn write_bundle(dir: &Path, cs: &ContainerSpec, host: &HostFacts) -> Result<
         &mut caps.ambient,
     ] {
         set.retain(allowed);
+    }
+    if embedded {
+        spec.linux.rootfs_propagation = "private".into();
     }
     berth_stdx::atomic_write_json(&dir.join("config.json"), &spec)
         .map_err(|e| Error::internal(format!("write bundle: {e}")))

@@ -136,10 +136,7 @@ pub fn app(state: AppState) -> ApiService {
             "/volumes/{name}",
             get(routes::volumes::inspect).delete(routes::volumes::remove),
         )
-        .route(
-            "/build/prune",
-            post(routes::build::prune),
-        )
+        .route("/build/prune", post(routes::build::prune))
         .route("/build", post(routes::build::build))
         .route("/containers/{id}/attach", post(routes::containers::attach))
         .route("/containers/{id}/exec", post(routes::exec::create))

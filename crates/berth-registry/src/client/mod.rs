@@ -112,6 +112,11 @@ impl ClientConfig {
         if self.insecure.iter().any(|e| e == host || e == name) {
             return true;
         }
+        // Docker Hub is always spoken to over TLS, as docker's official index config
+        // says, without resolving its name (no DNS lookup just to decide this).
+        if [DOCKER_HUB, DOCKER_HUB_INDEX, DOCKER_HUB_ENDPOINT].contains(&name) {
+            return false;
+        }
         let addrs: Vec<IpAddr> = match name.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
             Err(_) => tokio::net::lookup_host((name, 0))
@@ -423,6 +428,8 @@ mod tests {
         assert!(cfg.is_insecure("10.1.2.3:443").await);
         assert!(!cfg.is_insecure("10.2.2.3:443").await);
         assert!(!cfg.is_insecure("192.0.2.1:5000").await);
+        assert!(!cfg.is_insecure("registry-1.docker.io").await);
+        assert!(!cfg.is_insecure("docker.io").await);
         assert_eq!(host_name("[::1]:5000"), "::1");
         assert_eq!(host_name("a.b:5000"), "a.b");
         assert_eq!(

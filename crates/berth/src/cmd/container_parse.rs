@@ -444,7 +444,10 @@ pub(crate) fn parse_mount(s: &str) -> Result<Value, String> {
     }
     let set = |k: &str| bind.get(k) == Some(&json!(true));
     if set("ReadOnlyNonRecursive") && !readonly {
-        return Err("option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction".into());
+        return Err(
+            "option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction"
+                .into(),
+        );
     }
     if set("ReadOnlyForceRecursive") {
         if !readonly {
