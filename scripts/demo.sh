@@ -17,9 +17,14 @@ echo "== building berth (release; several minutes on 2 cores the first time)"
 (cd "$root" && cargo build --release -p berth)
 berth="$root/target/release/berth"
 
-if [ ! -x /bin/busybox ]; then
-    echo "== installing busybox-static"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends busybox-static
+# busybox-static: the demo image's rootfs; nftables: the `nft` binary berth applies its
+# own firewall table with (bridge NAT, published ports).
+missing=()
+[ -x /bin/busybox ] || missing+=(busybox-static)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
 echo "== daemon"
@@ -62,6 +67,29 @@ echo "== berth history busybox"
 
 echo "== berth run --rm busybox (a confined container: own namespaces, docker's caps and seccomp)"
 "$berth" run --rm busybox sh -c 'echo "hello from $(hostname)"; grep -E "^(CapEff|Seccomp):" /proc/self/status'
+
+echo "== a web server on a published port, serving a named volume"
+"$berth" rm -f demo-web demo-db >/dev/null 2>&1 || true
+"$berth" network rm demo-net >/dev/null 2>&1 || true
+"$berth" volume rm demo-www >/dev/null 2>&1 || true
+"$berth" volume create demo-www
+"$berth" run --rm -v demo-www:/www busybox sh -c 'echo "hello over a published port" >/www/index.html'
+"$berth" run -d --name demo-web -p 127.0.0.1::80 -v demo-www:/www busybox httpd -f -h /www >/dev/null
+addr="$("$berth" port demo-web 80)"
+echo "demo-web publishes 80/tcp on $addr"
+for _ in $(seq 1 50); do
+    /bin/busybox wget -qO- "http://$addr/" 2>/dev/null && break
+    sleep 0.1
+done
+"$berth" rm -f demo-web >/dev/null
+
+echo "== two containers find each other by name on a user-defined network"
+"$berth" network create demo-net
+"$berth" run -d --name demo-db --network demo-net busybox sleep 60 >/dev/null
+"$berth" run --rm --network demo-net busybox ping -c 1 demo-db
+"$berth" rm -f demo-db >/dev/null
+"$berth" network rm demo-net >/dev/null
+"$berth" volume rm demo-www >/dev/null
 
 if [ -x /usr/local/bin/docker ] || command -v docker >/dev/null 2>&1; then
     docker_cli="$(command -v docker || echo /usr/local/bin/docker)"
