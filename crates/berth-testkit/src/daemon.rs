@@ -325,6 +325,25 @@ impl TestDaemon {
             .unwrap_or_else(|e| panic!("{method} {path}: {e}; daemon log:\n{}", self.log()))
     }
 
+    /// Force-removes every container and its anonymous volumes. With live-restore,
+    /// containers outlive their daemon: without this a test that ends with running
+    /// containers would leave their shims, mounts and cgroups behind.
+    fn remove_all_containers(&self) {
+        let sock = self.socket();
+        let Ok(r) = unix_request(&sock, "GET", "/containers/json?all=1", &[], None) else {
+            return;
+        };
+        let Ok(list) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
+            return;
+        };
+        for c in list.as_array().into_iter().flatten() {
+            if let Some(id) = c["Id"].as_str() {
+                let path = format!("/containers/{id}?force=1&v=1");
+                let _ = unix_request(&sock, "DELETE", &path, &[], None);
+            }
+        }
+    }
+
     /// `GET /_ping` answered 200.
     pub fn ping(&self) -> bool {
         unix_request(&self.socket(), "GET", "/_ping", &[], None).is_ok_and(|r| r.status == 200)
@@ -343,6 +362,9 @@ impl Drop for TestDaemon {
                 "--- berth daemon log (last 60 lines, {}) ---\n{tail}\n---",
                 self.dir().display()
             );
+        }
+        if !self.is_external() && self.ping() {
+            self.remove_all_containers();
         }
         self.stop(Duration::from_secs(5));
         if !self.is_external() {

@@ -222,7 +222,8 @@ fn parse_errors_name_the_line() {
             "FROM busybox\nRUN <<EOF\necho never closed\n",
             "dockerfile parse error on line 2: unterminated heredoc EOF",
         ),
-        ("FROM nosuchimage\n", "No such image: nosuchimage:latest"),
+        // Nothing listens on 127.0.0.1:9: the pull of the missing base image fails.
+        ("FROM 127.0.0.1:9/nosuchimage\n", "127.0.0.1:9"),
     ];
     for (i, (df, want)) in cases.iter().enumerate() {
         let ctx = e.ctx(&format!("bad{i}"), &[("Dockerfile", df)]);
@@ -565,5 +566,32 @@ fn url_contexts_tarball_and_dockerfile() {
         .run()
         .assert_code(1)
         .assert_stderr_contains("with status 404");
+    e.assert_clean();
+}
+
+/// FROM of an image that is only in a registry pulls it, as docker's classic builder
+/// does; `--pull` fetches a newer one (regression: FROM failed with "No such image").
+#[test]
+fn from_pulls_a_missing_base_image() {
+    let e = Env::new();
+    let reg = TestRegistry::start(env!("CARGO_BIN_EXE_berth"), &[]);
+    let base = format!("{}/base/busybox:1", reg.host);
+    e.docker(&["tag", "busybox", &base]).ok();
+    e.docker(&["push", &base]).ok();
+    e.docker(&["rmi", &base]).ok();
+    let df = format!("FROM {base}\nRUN echo built > /built\n");
+    let ctx = e.ctx("pulled", &[("Dockerfile", &df)]);
+    e.docker(&["build", "-t", "onpulled", s(&ctx)]).ok();
+    assert_eq!(
+        e.docker(&["run", "--rm", "onpulled", "cat", "/built"])
+            .ok()
+            .out(),
+        "built\n"
+    );
+    e.docker(&["image", "inspect", &base]).ok();
+    // With --pull the base is fetched again even though it is here now.
+    e.docker(&["rmi", "onpulled"]).ok();
+    e.berth(&["build", "--pull", "-q", "-t", "onpulled2", s(&ctx)])
+        .ok();
     e.assert_clean();
 }

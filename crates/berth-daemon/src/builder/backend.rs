@@ -71,7 +71,34 @@ impl Drop for Mounted {
 }
 
 impl BuildBackend for DaemonBackend<'_> {
-    fn image(&self, name: &str, _pull: bool) -> berth_build::Result<BaseImage> {
+    /// FROM's base image: pulled when it is not here (docker's classic builder does the
+    /// same) or when the build asked for `--pull`, anonymously (the build's registry auth
+    /// header is not passed on yet).
+    fn image(&self, name: &str, pull: bool) -> berth_build::Result<BaseImage> {
+        let missing = self
+            .b
+            .images
+            .get(name)
+            .is_err_and(|e| e.kind == berth_stdx::ErrorKind::NotFound);
+        if (pull || missing)
+            && let Some(registries) = self.b.images.registries()
+            && let Ok(r) = Reference::parse(name)
+        {
+            let req = crate::images::PullRequest {
+                image: r.to_string(),
+                tag: String::new(),
+                platform: None,
+                creds: Default::default(),
+            };
+            let quiet: crate::images::Sink = std::sync::Arc::new(|_| {});
+            if let Err(e) = self.rt.block_on(registries.pull(req, quiet)) {
+                return Err(if missing {
+                    BuildError::NotFound(e.message)
+                } else {
+                    BuildError::Invalid(e.message)
+                });
+            }
+        }
         let img = self.b.images.get(name).map_err(|e| {
             if e.kind == berth_stdx::ErrorKind::NotFound {
                 BuildError::NotFound(e.message)
