@@ -152,6 +152,7 @@ fn is_opaque(p: &Path) -> bool {
 pub fn diff_tar(upper: &Path, out: impl Write) -> io::Result<()> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
+    let mut links = HardLinks::default();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let mut names: Vec<_> = std::fs::read_dir(upper.join(&rel))?
@@ -177,7 +178,7 @@ pub fn diff_tar(upper: &Path, out: impl Write) -> io::Result<()> {
                 b.append_data(&mut h, rel.join(wh), io::empty())?;
                 continue;
             }
-            b.append_path_with_name(&full, &child)?;
+            links.append(&mut b, &full, &child, &md)?;
             if md.is_dir() {
                 if is_opaque(&full) {
                     let mut h = tar::Header::new_gnu();
@@ -363,19 +364,52 @@ pub fn write_tar(real: &Path, name: &str, out: impl Write) -> io::Result<()> {
     let mut b = tar::Builder::new(out);
     b.follow_symlinks(false);
     let md = std::fs::symlink_metadata(real)?;
+    b.append_path_with_name(real, name)?;
     if md.is_dir() {
-        b.append_dir_all(name, real)?;
-    } else {
-        b.append_path_with_name(real, name)?;
+        append_tree(&mut b, real, Path::new(name), false)?;
     }
     b.into_inner()?.flush()
 }
 
-/// `docker export`: a tar of the whole tree at `root`, links as links, with the
-/// `/proc`, `/sys` and `/dev` directories but not their contents.
-pub fn export_tar(root: &Path, out: impl Write) -> io::Result<()> {
-    let mut b = tar::Builder::new(out);
-    b.follow_symlinks(false);
+/// Files seen so far by (device, inode), so a file with several names is archived once
+/// and its other names become hard-link entries (as docker's archiver does), instead of
+/// copies.
+#[derive(Default)]
+struct HardLinks(std::collections::HashMap<(u64, u64), PathBuf>);
+
+impl HardLinks {
+    fn append<W: Write>(
+        &mut self,
+        b: &mut tar::Builder<W>,
+        full: &Path,
+        name: &Path,
+        md: &std::fs::Metadata,
+    ) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if md.is_file() && md.nlink() > 1 {
+            if let Some(first) = self.0.get(&(md.dev(), md.ino())) {
+                let mut h = tar::Header::new_gnu();
+                h.set_metadata(md);
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_size(0);
+                return b.append_link(&mut h, name, first);
+            }
+            self.0.insert((md.dev(), md.ino()), name.to_path_buf());
+        }
+        b.append_path_with_name(full, name)
+    }
+}
+
+/// Appends everything under `root` (not `root` itself) named under `prefix`, sorted,
+/// links as links, hard links once. `skip_pseudo`: keep the top-level `/proc`, `/sys`
+/// and `/dev` directories but not their contents (`export`).
+fn append_tree<W: Write>(
+    b: &mut tar::Builder<W>,
+    root: &Path,
+    prefix: &Path,
+    skip_pseudo: bool,
+) -> io::Result<()> {
+    let mut links = HardLinks::default();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let mut names: Vec<_> = std::fs::read_dir(root.join(&rel))?
@@ -387,15 +421,25 @@ pub fn export_tar(root: &Path, out: impl Write) -> io::Result<()> {
             let child = rel.join(&n);
             let full = root.join(&child);
             let md = std::fs::symlink_metadata(&full)?;
-            b.append_path_with_name(&full, &child)?;
-            let skip_contents =
-                rel.as_os_str().is_empty() && matches!(n.to_str(), Some("proc" | "sys" | "dev"));
+            links.append(b, &full, &prefix.join(&child), &md)?;
+            let skip_contents = skip_pseudo
+                && rel.as_os_str().is_empty()
+                && matches!(n.to_str(), Some("proc" | "sys" | "dev"));
             if md.is_dir() && !skip_contents {
                 dirs.push(child);
             }
         }
         stack.extend(dirs.into_iter().rev());
     }
+    Ok(())
+}
+
+/// `docker export`: a tar of the whole tree at `root`, links as links, with the
+/// `/proc`, `/sys` and `/dev` directories but not their contents.
+pub fn export_tar(root: &Path, out: impl Write) -> io::Result<()> {
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    append_tree(&mut b, root, Path::new(""), true)?;
     b.into_inner()?.flush()
 }
 
@@ -515,6 +559,70 @@ pub fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (path, entry type, link target) of every entry of a tar.
+    fn entries(data: &[u8]) -> Vec<(String, tar::EntryType, String)> {
+        let mut a = tar::Archive::new(data);
+        a.entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let link = e
+                    .link_name()
+                    .unwrap()
+                    .map(|l| l.display().to_string())
+                    .unwrap_or_default();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().entry_type(),
+                    link,
+                )
+            })
+            .collect()
+    }
+
+    /// Regression: hard links came out of export, cp and commit as separate copies.
+    #[test]
+    fn hard_links_are_archived_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::write(root.join("bin/a"), "data").unwrap();
+        std::fs::hard_link(root.join("bin/a"), root.join("bin/b")).unwrap();
+        std::fs::write(root.join("single"), "x").unwrap();
+
+        let mut out = Vec::new();
+        export_tar(root, &mut out).unwrap();
+        let es = entries(&out);
+        assert!(
+            es.contains(&("bin/a".into(), tar::EntryType::Regular, String::new())),
+            "{es:?}"
+        );
+        assert!(
+            es.contains(&("bin/b".into(), tar::EntryType::Link, "bin/a".into())),
+            "{es:?}"
+        );
+
+        let mut out = Vec::new();
+        write_tar(root, "top", &mut out).unwrap();
+        let es = entries(&out);
+        assert!(
+            es.contains(&("top/bin/b".into(), tar::EntryType::Link, "top/bin/a".into())),
+            "{es:?}"
+        );
+
+        let mut out = Vec::new();
+        diff_tar(root, &mut out).unwrap();
+        let es = entries(&out);
+        assert!(
+            es.contains(&("bin/b".into(), tar::EntryType::Link, "bin/a".into())),
+            "{es:?}"
+        );
+        assert!(
+            es.contains(&("single".into(), tar::EntryType::Regular, String::new())),
+            "{es:?}"
+        );
+    }
 
     #[test]
     fn hostile_paths_stay_in_the_root() {
