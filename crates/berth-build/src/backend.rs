@@ -105,6 +105,13 @@ pub trait BuildBackend: Send + Sync {
     fn mount(&self, id: Option<&Digest>) -> Result<Box<dyn MountedImage>>;
     /// Tags an image; returns the name as docker prints it (`x:latest`).
     fn tag(&self, id: &Digest, tag: &str) -> Result<String>;
+    /// `ADD <http(s) url>`: downloads `url` into `dest` (a file in the build's work
+    /// dir); returns the `Last-Modified` time in seconds when the server sent one.
+    fn download(&self, url: &str, _dest: &Path) -> Result<Option<u64>> {
+        Err(crate::error::BuildError::Invalid(format!(
+            "ADD failed: downloading {url} is not supported by this builder"
+        )))
+    }
 }
 
 /// docker's " ---> Running in <id>" line.

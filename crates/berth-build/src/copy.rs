@@ -27,6 +27,31 @@ enum Src {
     Bytes(Vec<u8>),
     /// ADD of a local tar archive: extracted into the destination directory.
     Archive(PathBuf),
+    /// ADD of a URL: the downloaded file and its mtime (`Last-Modified`, else 0).
+    Remote(PathBuf, u64),
+}
+
+/// An `ADD <url>` source, already downloaded by the backend.
+pub(crate) struct Remote {
+    pub(crate) url: String,
+    pub(crate) file: PathBuf,
+    pub(crate) mtime: u64,
+}
+
+pub(crate) fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// The file name an `ADD <url> dir/` gives: the URL path's last segment.
+fn url_base(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let path = rest.split(['?', '#']).next().unwrap_or("");
+    let path = path.split_once('/').map(|(_, p)| p).unwrap_or("");
+    // `.` and `..` name no file: a hostile URL must not climb out of the destination.
+    match path.rsplit('/').find(|c| !c.is_empty()) {
+        Some("." | "..") | None => String::new(),
+        Some(c) => c.to_string(),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +85,8 @@ pub(crate) struct Request<'a> {
     pub(crate) chmod: Option<u32>,
     /// ADD: extract local archives.
     pub(crate) extract: bool,
+    /// ADD: the downloaded URL sources.
+    pub(crate) remote: &'a [Remote],
     pub(crate) cmd: &'a str,
 }
 
@@ -130,13 +157,25 @@ fn join_rel(base: &str, name: &str) -> String {
 /// Resolves sources and destinations and computes the checksum.
 pub(crate) fn plan(req: &Request<'_>) -> Result<Plan> {
     let mut resolved: Vec<(String, PathBuf)> = Vec::new();
+    let mut remotes: Vec<(String, &Remote)> = Vec::new();
     let mut wildcard = false;
     for s in req.sources {
-        if s.starts_with("http://") || s.starts_with("https://") {
-            return Err(BuildError::Invalid(format!(
-                "{} failed: remote sources are not supported by this builder yet: {s}",
-                req.cmd
-            )));
+        if is_url(s) {
+            let Some(r) = req.remote.iter().find(|r| r.url == *s) else {
+                return Err(BuildError::Invalid(format!(
+                    "{} failed: source can't be a URL for {}",
+                    req.cmd, req.cmd
+                )));
+            };
+            let base = url_base(s);
+            if base.is_empty() && req.dest.ends_with('/') {
+                return Err(BuildError::Invalid(format!(
+                    "{} failed: cannot determine filename from url: {s}",
+                    req.cmd
+                )));
+            }
+            remotes.push((base, r));
+            continue;
         }
         let rel = clean_rel(s);
         let names = if has_glob(&rel) {
@@ -159,7 +198,7 @@ pub(crate) fn plan(req: &Request<'_>) -> Result<Plan> {
             resolved.push((n, real));
         }
     }
-    let total = resolved.len() + req.heredocs.len();
+    let total = resolved.len() + remotes.len() + req.heredocs.len();
     if total == 0 {
         return Err(BuildError::Invalid(format!(
             "{} failed: no source files were specified",
@@ -202,6 +241,17 @@ pub(crate) fn plan(req: &Request<'_>) -> Result<Plan> {
                 dest: image_path(req.image_root, &d),
             });
         }
+    }
+    for (name, r) in &remotes {
+        let d = if dest_is_dir {
+            join_rel(&dest_clean, name)
+        } else {
+            dest_clean.clone()
+        };
+        items.push(Item {
+            src: Src::Remote(r.file.clone(), r.mtime),
+            dest: image_path(req.image_root, &d),
+        });
     }
     for (name, body) in req.heredocs {
         let d = if dest_is_dir {
@@ -426,6 +476,14 @@ fn write_entries(plan: &Plan, sink: &mut dyn Sink) -> Result<()> {
             }
             Src::Path(p) => walk(plan, p, &it.dest, sink, true).map_err(io_err)?,
             Src::Archive(p) => extract_archive(plan, p, &it.dest, sink)?,
+            Src::Remote(p, mtime) => {
+                // docker stores a downloaded file with mode 0600.
+                let mode = plan.chmod.unwrap_or(0o600);
+                let mut f = std::fs::File::open(p).map_err(io_err)?;
+                let size = f.metadata().map_err(io_err)?.len();
+                sink.file(&it.dest, mode, plan.owner, *mtime, size, &mut f)
+                    .map_err(io_err)?;
+            }
         }
     }
     Ok(())

@@ -39,6 +39,7 @@ fn checksum_ignores_mtime_but_not_content_or_mode() {
         owner,
         chmod: None,
         extract: false,
+        remote: &[],
         cmd: "COPY",
     };
     let a = plan(&req((0, 0))).unwrap().checksum;
@@ -72,6 +73,7 @@ fn wildcards_and_destination_rules() {
             owner: (0, 0),
             chmod: None,
             extract: false,
+            remote: &[],
             cmd: "COPY",
         })?;
         Ok::<Vec<String>, BuildError>(p.items.iter().map(|i| i.dest.clone()).collect())
@@ -86,5 +88,63 @@ fn wildcards_and_destination_rules() {
     assert_eq!(
         run(&["*.none"], "/d/").unwrap_err().to_string(),
         "COPY failed: no source files were specified"
+    );
+}
+
+#[test]
+fn url_base_is_the_last_path_segment() {
+    assert_eq!(url_base("http://h:1/a/b.txt?x=1#f"), "b.txt");
+    assert_eq!(url_base("https://h/a/dir/"), "dir");
+    assert_eq!(url_base("https://h"), "");
+    assert_eq!(url_base("https://h/"), "");
+    assert_eq!(url_base("https://h/a/.."), "");
+    assert_eq!(url_base("https://h/a/./"), "");
+}
+
+#[test]
+fn remote_sources_name_mode_and_checksum() {
+    let ctx = tempfile::tempdir().unwrap();
+    let img = tempfile::tempdir().unwrap();
+    let dl = ctx.path().join("download");
+    std::fs::write(&dl, "one").unwrap();
+    let url = "http://127.0.0.1:1/x/file.txt?q=1".to_string();
+    let sources = vec![url.clone()];
+    let remote = [Remote {
+        url,
+        file: dl.clone(),
+        mtime: 5,
+    }];
+    let req = |dest, cmd| Request {
+        src_root: ctx.path(),
+        sources: &sources,
+        heredocs: &[],
+        dest,
+        image_root: img.path(),
+        owner: (0, 0),
+        chmod: None,
+        extract: cmd == "ADD",
+        remote: if cmd == "ADD" { &remote[..] } else { &[] },
+        cmd,
+    };
+    let p = plan(&req("/d/", "ADD")).unwrap();
+    assert_eq!(p.items[0].dest, "d/file.txt");
+    let mut tar = Vec::new();
+    write_layer(&p, &mut tar).unwrap();
+    let mut ar = tar::Archive::new(&tar[..]);
+    let e = ar
+        .entries()
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().unwrap().to_string_lossy() == "d/file.txt")
+        .unwrap();
+    assert_eq!(e.header().mode().unwrap(), 0o600);
+    assert_eq!(e.header().mtime().unwrap(), 5);
+    assert_eq!(plan(&req("/f", "ADD")).unwrap().items[0].dest, "f");
+    let a = p.checksum.clone();
+    std::fs::write(&dl, "two").unwrap();
+    assert_ne!(plan(&req("/d/", "ADD")).unwrap().checksum, a);
+    assert_eq!(
+        plan(&req("/f", "COPY")).unwrap_err().to_string(),
+        "COPY failed: source can't be a URL for COPY"
     );
 }

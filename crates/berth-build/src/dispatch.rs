@@ -481,15 +481,68 @@ fn copy_step(
         Some(m) => m.root().to_path_buf(),
         None => ctx.opts.context.clone(),
     };
+    // ADD <url>: each download goes to a fresh file in the build's work dir, removed
+    // once the step is done; its content is part of the checksum (the cache key).
+    let mut remote = Vec::new();
+    let fetched = (|| {
+        if kw != "ADD" || from_mount.is_some() {
+            return Ok(());
+        }
+        for s in sources.iter().filter(|s| copy::is_url(s)) {
+            let file = ctx
+                .opts
+                .work_dir
+                .join(format!("download-{}", berth_stdx::id::random_hex(8)));
+            // Registered before the download so a partial file is removed too.
+            remote.push(copy::Remote {
+                url: s.clone(),
+                file: file.clone(),
+                mtime: 0,
+            });
+            let mtime = ctx.backend.download(s, &file)?;
+            if let Some(last) = remote.last_mut() {
+                last.mtime = mtime.unwrap_or(0);
+            }
+        }
+        Ok(())
+    })();
+    let res = fetched.and_then(|()| {
+        copy_commit(
+            ctx, st, kw, &src_root, &sources, &heredocs, &dest, &dest_abs, image, owner, chmod,
+            &remote,
+        )
+    });
+    for r in &remote {
+        let _ = std::fs::remove_file(&r.file);
+    }
+    res
+}
+
+#[allow(clippy::too_many_arguments)]
+fn copy_commit(
+    ctx: &mut Ctx<'_>,
+    st: &mut StageState,
+    kw: &str,
+    src_root: &std::path::Path,
+    sources: &[String],
+    heredocs: &[(String, Vec<u8>)],
+    dest: &str,
+    dest_abs: &str,
+    image: Box<dyn crate::backend::MountedImage>,
+    owner: (u32, u32),
+    chmod: Option<u32>,
+    remote: &[copy::Remote],
+) -> Result<()> {
     let plan = copy::plan(&copy::Request {
-        src_root: &src_root,
-        sources: &sources,
-        heredocs: &heredocs,
-        dest: &dest_abs,
+        src_root,
+        sources,
+        heredocs,
+        dest: dest_abs,
         image_root: image.root(),
         owner,
         chmod,
         extract: kw == "ADD",
+        remote,
         cmd: kw,
     })?;
     let created_by = format!("/bin/sh -c #(nop) {kw} {} in {dest} ", plan.checksum);

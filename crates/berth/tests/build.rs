@@ -425,7 +425,7 @@ fn quiet_build_args_labels_and_prune() {
     );
     let df_out = e.docker(&["system", "df"]).ok().out();
     assert!(df_out.contains("Build Cache"), "{df_out}");
-    let out = e.docker(&["builder", "prune", "-f"]).ok().out();
+    let out = e.docker(&["builder", "prune", "-a", "-f"]).ok().out();
     assert!(out.contains("Total reclaimed space:"), "{out}");
     // The cache is gone: the next build runs every step again.
     let out = e
@@ -438,6 +438,51 @@ fn quiet_build_args_labels_and_prune() {
         e.docker(&["run", "--rm", "q", "cat", "/v"]).ok().out(),
         "v=given\n"
     );
+    e.assert_clean();
+}
+
+/// `builder prune` keeps the cache of tagged images unless `-a`; `--filter until=`
+/// and `--keep-storage` spare what they should.
+#[test]
+fn builder_prune_dangling_all_until_keep_storage() {
+    let e = Env::new();
+    let gone = e.ctx(
+        "pg",
+        &[("Dockerfile", "FROM busybox\nRUN echo gone > /g\n")],
+    );
+    let keep = e.ctx(
+        "pk",
+        &[("Dockerfile", "FROM busybox\nRUN echo keep > /k\n")],
+    );
+    e.docker(&["build", "-t", "px", s(&gone)]).ok();
+    e.docker(&["build", "-t", "px", s(&keep)]).ok();
+    // Only the cache of the now untagged image is dangling.
+    let out = e.docker(&["builder", "prune", "-f"]).ok().out();
+    assert!(out.starts_with("Deleted build cache objects:\n"), "{out}");
+    assert_eq!(out.lines().count(), 4, "{out}");
+    let out = e.berth(&["build", "-t", "py", s(&gone)]).ok().out();
+    assert!(!out.contains("Using cache"), "{out}");
+    let out = e.docker(&["build", "-t", "px", s(&keep)]).ok().out();
+    assert!(out.contains(" ---> Using cache\n"), "{out}");
+    // Everything was used just now: nothing is older than 24h, and 1GB holds it all.
+    for args in [
+        &["builder", "prune", "-a", "-f", "--filter", "until=24h"][..],
+        &["builder", "prune", "-a", "-f", "--keep-storage", "1g"][..],
+    ] {
+        let out = e.docker(args).ok().out();
+        assert_eq!(out, "Total reclaimed space: 0B\n", "{args:?}");
+        let out = e.berth(args).ok().out();
+        assert_eq!(out, "Total reclaimed space: 0B\n", "{args:?}");
+    }
+    let out = e.berth(&["builder", "prune", "-a", "-f"]).ok().out();
+    assert!(out.starts_with("Deleted build cache objects:\n"), "{out}");
+    assert_eq!(out.lines().count(), 5, "{out}");
+    let out = e.docker(&["build", "-t", "px", s(&keep)]).ok().out();
+    assert!(!out.contains("Using cache"), "{out}");
+    e.docker(&["builder", "prune", "--filter", "bogus=1", "-f"])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("invalid filter 'bogus'");
     e.assert_clean();
 }
 
@@ -508,7 +553,7 @@ fn serve(files: Vec<(&'static str, Vec<u8>)>) -> String {
                 Some((_, body)) => {
                     let _ = write!(
                         c,
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Tue, 15 Nov 1994 08:12:31 GMT\r\nConnection: close\r\n\r\n",
                         body.len()
                     );
                     let _ = c.write_all(body);
@@ -522,6 +567,68 @@ fn serve(files: Vec<(&'static str, Vec<u8>)>) -> String {
         }
     });
     format!("http://{addr}")
+}
+
+/// `ADD <url>` downloads through the daemon: mode 0600, mtime from `Last-Modified`,
+/// the URL's last segment as the name under a `dir/`, `--chown` honoured, cached by
+/// content; a 404 fails the build; COPY refuses a URL.
+#[test]
+fn add_url_downloads_the_file() {
+    let e = Env::new();
+    let base = serve(vec![
+        ("/files/hello.txt", b"downloaded\n".to_vec()),
+        ("/files/hello.txt?x=1", b"downloaded\n".to_vec()),
+    ]);
+    let df = format!(
+        "FROM busybox\nADD {base}/files/hello.txt /dl/\nADD --chown=1:2 {base}/files/hello.txt?x=1 /q/\n"
+    );
+    let ctx = e.ctx("addurl", &[("Dockerfile", &df)]);
+    let ctx = ctx.to_str().unwrap();
+    let check = |tag: &str| {
+        let out = e
+            .docker(&[
+                "run",
+                "--rm",
+                tag,
+                "sh",
+                "-c",
+                "cat /dl/hello.txt /q/hello.txt; stat -c '%a %u:%g %Y' /dl/hello.txt /q/hello.txt",
+            ])
+            .ok()
+            .out();
+        assert_eq!(
+            out,
+            "downloaded\ndownloaded\n600 0:0 784887151\n600 1:2 784887151\n"
+        );
+    };
+    e.docker(&["build", "-t", "addu1", ctx]).ok();
+    check("addu1");
+    let out = e.berth(&["build", "-t", "addu2", ctx]).ok().out();
+    assert_eq!(out.matches(" ---> Using cache\n").count(), 2, "{out}");
+    check("addu2");
+    let bad = e.ctx(
+        "addurl404",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nADD {base}/missing /m\n"),
+        )],
+    );
+    e.docker(&["build", bad.to_str().unwrap()])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("with status 404");
+    let copy = e.ctx(
+        "copyurl",
+        &[(
+            "Dockerfile",
+            &format!("FROM busybox\nCOPY {base}/files/hello.txt /m\n"),
+        )],
+    );
+    e.berth(&["build", copy.to_str().unwrap()])
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("source can't be a URL for COPY");
+    e.assert_clean();
 }
 
 #[test]

@@ -172,4 +172,10 @@ impl BuildBackend for DaemonBackend<'_> {
             .map_err(|e| BuildError::Internal(format!("tag {tag}: {e}")))?;
         Ok(r.familiar())
     }
+
+    fn download(&self, url: &str, dest: &Path) -> berth_build::Result<Option<u64>> {
+        self.rt
+            .block_on(super::remote::download(url, dest))
+            .map_err(BuildError::Invalid)
+    }
 }

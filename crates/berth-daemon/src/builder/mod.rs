@@ -114,19 +114,28 @@ impl Builder {
             .collect()
     }
 
-    /// `builder prune`: drops cache entries (least recently used first) until at most
-    /// `keep_storage` bytes remain (0: all), deleting the images only the cache
-    /// kept alive. Returns the removed keys and the bytes freed.
-    pub fn prune(&self, keep_storage: u64) -> (Vec<String>, u64) {
-        let mut recs = self.records();
+    /// `builder prune`: drops cache entries (least recently used first) — all of them
+    /// with `all`, else only dangling ones (whose image no tagged image builds on),
+    /// only those last used before `until` — until at most `keep_storage` bytes of
+    /// cache remain (0: no limit), deleting the images only the cache kept alive.
+    /// Returns the removed keys and the bytes freed.
+    pub fn prune(&self, opts: &PruneOptions) -> (Vec<String>, u64) {
+        let recs = self.records();
         // Stale entries (their image is gone) always go.
         for e in self.cache.entries() {
             if !recs.iter().any(|r| r.entry.key == e.key) {
                 let _ = self.cache.remove(&e.key);
             }
         }
-        recs.sort_by_key(|r| r.entry.last_used);
         let mut total: u64 = recs.iter().map(|r| r.size).sum();
+        let referenced = self.referenced();
+        let mut recs: Vec<CacheRecord> = recs
+            .into_iter()
+            .filter(|r| opts.all || !referenced.contains(&r.entry.image))
+            .filter(|r| opts.until.is_none_or(|u| r.entry.last_used < u))
+            .collect();
+        let keep_storage = opts.keep_storage;
+        recs.sort_by_key(|r| r.entry.last_used);
         let mut deleted = Vec::new();
         let mut freed = 0;
         let mut dropped: Vec<Digest> = Vec::new();
@@ -157,4 +166,34 @@ impl Builder {
         }
         (deleted, freed)
     }
+
+    /// Images a tagged image is built on (itself included): their cache is in use.
+    fn referenced(&self) -> std::collections::HashSet<Digest> {
+        let all = self.store.list();
+        let mut out = std::collections::HashSet::new();
+        for img in all.iter().filter(|i| !i.repo_tags.is_empty()) {
+            let mut cur = Some(img.id.clone());
+            while let Some(id) = cur {
+                if !out.insert(id.clone()) {
+                    break;
+                }
+                cur = all
+                    .iter()
+                    .find(|i| i.id == id)
+                    .and_then(|i| i.parent.clone());
+            }
+        }
+        out
+    }
+}
+
+/// What `builder prune` removes.
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// `-a`: every entry, not only dangling ones.
+    pub all: bool,
+    /// `--keep-storage`: stop once the cache is this small (0: no limit).
+    pub keep_storage: u64,
+    /// `--filter until=`: only entries last used before this.
+    pub until: Option<std::time::SystemTime>,
 }

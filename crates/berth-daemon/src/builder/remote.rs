@@ -125,3 +125,36 @@ async fn clone(url: &str, scratch: &Path) -> Result<PathBuf, Error> {
     berth_stdx::rootpath::resolve_in_root(&dir, Path::new(subdir))
         .map_err(|e| Error::invalid(format!("unable to prepare context: {e}")))
 }
+
+/// `ADD <url>`: downloads `url` to `dest` (a scratch file the build owns); returns
+/// the `Last-Modified` time in seconds, when the server sent a valid one.
+pub(crate) async fn download(url: &str, dest: &Path) -> Result<Option<u64>, String> {
+    let resp = reqwest::Client::new()
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("Get \"{url}\": {e}"))?;
+    if !resp.status().is_success() {
+        return Err(format!("failed to GET {url} with status {}", resp.status()));
+    }
+    let mtime = resp
+        .headers()
+        .get(reqwest::header::LAST_MODIFIED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| chrono::DateTime::parse_from_rfc2822(s).ok())
+        .map(|t| t.timestamp().max(0) as u64);
+    let mut f = tokio::fs::File::create(dest)
+        .await
+        .map_err(|e| format!("create {}: {e}", dest.display()))?;
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| format!("{url}: {e}"))?;
+        f.write_all(&chunk)
+            .await
+            .map_err(|e| format!("write {}: {e}", dest.display()))?;
+    }
+    f.flush()
+        .await
+        .map_err(|e| format!("write {}: {e}", dest.display()))?;
+    Ok(mtime)
+}

@@ -307,12 +307,10 @@ pub async fn prune(State(st): State<AppState>, q: Query) -> Response {
     let Some(b) = st.builder.clone() else {
         return Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0})).into_response();
     };
-    let keep: u64 = q
-        .get("keep-storage")
-        .parse()
-        .or_else(|_| q.get("reserved-space").parse())
-        .unwrap_or(0);
-    let res = crate::server::blocking(move || Ok(b.prune(keep))).await;
+    let res = match prune_options(&q) {
+        Ok(opts) => crate::server::blocking(move || Ok(b.prune(&opts))).await,
+        Err(e) => Err(e),
+    };
     match res {
         Ok((deleted, freed)) => Json(json!({
             "CachesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
@@ -321,6 +319,35 @@ pub async fn prune(State(st): State<AppState>, q: Query) -> Response {
         .into_response(),
         Err(e) => crate::server::error::error_response(&e),
     }
+}
+
+/// `all`, `keep-storage` and the `until` (or `unused-for`) filter of a prune.
+fn prune_options(q: &Query) -> Result<crate::builder::PruneOptions, Error> {
+    let keep_storage = q
+        .get("keep-storage")
+        .parse()
+        .or_else(|_| q.get("reserved-space").parse())
+        .unwrap_or(0);
+    let all = matches!(q.get("all"), "1" | "true" | "True");
+    let f = q.filters()?;
+    f.validate(&["until", "unused-for"])
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    let mut wanted = f.get("until");
+    wanted.extend(f.get("unused-for"));
+    let until = match wanted.as_slice() {
+        [] => None,
+        [one] => {
+            let t = berth_api::parse_timestamp(one, chrono::Utc::now())
+                .map_err(|e| Error::invalid(format!("invalid filter 'until={one}': {e}")))?;
+            Some(std::time::SystemTime::from(t))
+        }
+        _ => return Err(Error::invalid("more than one until filter specified")),
+    };
+    Ok(crate::builder::PruneOptions {
+        all,
+        keep_storage,
+        until,
+    })
 }
 
 /// Build cache records for `GET /system/df`.
