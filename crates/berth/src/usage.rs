@@ -13,6 +13,15 @@ pub(crate) struct Exit {
     pub message: String,
 }
 
+impl Exit {
+    pub(crate) fn new(code: i32, message: impl Into<String>) -> Exit {
+        Exit {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
 impl std::fmt::Display for Exit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)

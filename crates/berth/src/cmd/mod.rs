@@ -116,6 +116,17 @@ pub(crate) fn filters_json(ctx: &Ctx, filters: &[String]) -> Result<Option<Strin
 }
 
 /// Writes to stdout, ignoring a closed pipe like docker does.
+/// docker's map flags (`--label`, `--opt`, ...): `k=v` → k: v, `k` alone → k: "", sorted
+/// by key as Go marshals a map.
+pub(crate) fn kv_sorted(list: &[String]) -> std::collections::BTreeMap<String, String> {
+    list.iter()
+        .map(|s| match s.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (s.clone(), String::new()),
+        })
+        .collect()
+}
+
 pub(crate) fn out(s: &str) {
     use std::io::Write;
     let mut o = std::io::stdout().lock();

@@ -1,7 +1,7 @@
 //! `network create|connect|disconnect|inspect|ls|prune|rm`, worded and formatted as
 //! docker's CLI.
 
-use std::collections::BTreeMap;
+use super::kv_sorted as kv_map;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -176,19 +176,7 @@ pub(crate) async fn dispatch(ctx: &Ctx, c: NetworkCommand) -> Result<()> {
 }
 
 fn fail(code: i32, message: impl Into<String>) -> Exit {
-    Exit {
-        code,
-        message: message.into(),
-    }
-}
-
-fn kv_map(list: &[String]) -> BTreeMap<String, String> {
-    list.iter()
-        .map(|s| match s.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (s.clone(), String::new()),
-        })
-        .collect()
+    Exit::new(code, message)
 }
 
 /// docker's IPAM config from the flags: one entry per subnet, each gateway and range

@@ -1,6 +1,6 @@
 //! `volume create|ls|inspect|rm|prune`, worded and formatted as docker's CLI.
 
-use std::collections::BTreeMap;
+use super::kv_sorted as kv_map;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -114,20 +114,7 @@ pub(crate) async fn dispatch(ctx: &Ctx, c: VolumeCommand) -> Result<()> {
 }
 
 fn fail(code: i32, message: impl Into<String>) -> Exit {
-    Exit {
-        code,
-        message: message.into(),
-    }
-}
-
-/// `k=v` list into a map (`k` alone is `k=""`), as docker's map flags do.
-fn kv_map(list: &[String]) -> BTreeMap<String, String> {
-    list.iter()
-        .map(|s| match s.split_once('=') {
-            Some((k, v)) => (k.to_string(), v.to_string()),
-            None => (s.clone(), String::new()),
-        })
-        .collect()
+    Exit::new(code, message)
 }
 
 async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
