@@ -14,22 +14,13 @@ struct Env {
 impl Env {
     fn new() -> Env {
         // No default bridge (see `docker`).
-        let d = TestDaemon::start_with_config(
-            env!("CARGO_BIN_EXE_berth"),
-            Some(r#"{"bridge": "none"}"#),
-        );
-        import_busybox(&d, "busybox");
-        Env { d }
-    }
-    /// `run` and `create` get `--network none`: these tests are about the container
-    /// lifecycle, not networking (covered by its own tests), and must not depend on
-    /// the bridge address pools that parallel test daemons share.
-    fn docker(&self, args: &[&str]) -> Cmd {
-        let mut v: Vec<&str> = args.to_vec();
-        if matches!(v.first(), Some(&"run") | Some(&"create")) {
-            v.insert(1, "--network=none");
+        Env {
+            d: lifecycle_daemon(r#"{"bridge": "none"}"#),
         }
-        self.d.docker(v).timeout(Duration::from_secs(60))
+    }
+    /// `run` and `create` get `--network none` (see `docker_no_net`).
+    fn docker(&self, args: &[&str]) -> Cmd {
+        docker_no_net(&self.d, args).timeout(Duration::from_secs(60))
     }
     fn health(&self, name: &str) -> serde_json::Value {
         let out = self

@@ -15,19 +15,13 @@ struct Env {
 impl Env {
     fn new(config: &str) -> Env {
         // No default bridge (see `docker`).
-        let d = TestDaemon::start_with_config(env!("CARGO_BIN_EXE_berth"), Some(config));
-        import_busybox(&d, "busybox");
-        Env { d }
-    }
-    /// `run` and `create` get `--network none`: these tests are about logs, not
-    /// networking, and must not depend on bridge address pools shared by parallel
-    /// test daemons.
-    fn docker(&self, args: &[&str]) -> Cmd {
-        let mut v: Vec<&str> = args.to_vec();
-        if matches!(v.first(), Some(&"run") | Some(&"create")) {
-            v.insert(1, "--network=none");
+        Env {
+            d: lifecycle_daemon(config),
         }
-        self.d.docker(v).timeout(Duration::from_secs(120))
+    }
+    /// `run` and `create` get `--network none` (see `docker_no_net`).
+    fn docker(&self, args: &[&str]) -> Cmd {
+        docker_no_net(&self.d, args).timeout(Duration::from_secs(120))
     }
     fn inspect(&self, name: &str, fmt: &str) -> String {
         self.docker(&["inspect", "-f", fmt, name])

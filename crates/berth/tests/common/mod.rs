@@ -12,6 +12,24 @@ pub fn daemon() -> TestDaemon {
     TestDaemon::start(env!("CARGO_BIN_EXE_berth"))
 }
 
+/// A daemon started with `config` (daemon.json; give it `"bridge": "none"`) and the
+/// busybox image, for tests about the container lifecycle rather than networking.
+pub fn lifecycle_daemon(config: &str) -> TestDaemon {
+    let d = TestDaemon::start_with_config(env!("CARGO_BIN_EXE_berth"), Some(config));
+    import_busybox(&d, "busybox");
+    d
+}
+
+/// The docker CLI with `--network=none` added to `run` and `create`: lifecycle tests
+/// must not depend on the bridge address pools that parallel test daemons share.
+pub fn docker_no_net(d: &TestDaemon, args: &[&str]) -> Cmd {
+    let mut v: Vec<&str> = args.to_vec();
+    if matches!(v.first(), Some(&"run") | Some(&"create")) {
+        v.insert(1, "--network=none");
+    }
+    d.docker(v)
+}
+
 /// The CLIs every compatibility check runs through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cli {
