@@ -250,6 +250,31 @@ fn parse_errors_name_the_line() {
         .run()
         .assert_code(1)
         .assert_stderr_contains("   2 | RUNN echo hi\n     |   ^");
+    // Regression: the daemon answered as soon as the tar's end-of-archive block
+    // arrived, and a client still writing the padding after it saw "write:
+    // broken pipe" instead of the parse error. A tar with 8 MiB of zeros after
+    // its end makes that window wide.
+    let bad = e.ctx("padded", &[("Dockerfile", "FROM busybox\nRUNN x\n")]);
+    let tar = e.d.scratch().join("padded.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&bad)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut bytes = std::fs::read(&tar).unwrap();
+    bytes.resize(bytes.len() + (8 << 20), 0);
+    std::fs::write(&tar, bytes).unwrap();
+    for _ in 0..3 {
+        e.docker(&["build", "-"])
+            .stdin_file(&tar)
+            .run()
+            .assert_code(1)
+            .assert_stderr_contains("dockerfile parse error on line 2: unknown instruction: RUNN");
+    }
     e.assert_clean();
 }
 

@@ -98,9 +98,10 @@ pub async fn put(
             .and_then(|root| {
                 crate::containers::fs_extract(&root.path, &path, &id, no_overwrite, &mut reader)
             });
-        if res.is_err() {
-            drain(&mut reader);
-        }
+        // Read the body to its end whatever happened: an answer sent while the
+        // client still writes (tar padding after the end-of-archive blocks)
+        // breaks its pipe and hides our result.
+        drain(&mut reader);
         res
     })
     .await?;

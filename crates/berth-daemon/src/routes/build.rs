@@ -241,10 +241,12 @@ pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response
                 berth_build::extract_context(r, &ctx_dir)
                     .map_err(|e| Error::invalid(format!("extract build context: {e}")))
             });
-            if let Err(e) = extracted {
-                drain(&mut reader);
-                return Err(e);
-            }
+            // Always read the body to its end: the tar reader stops at the first
+            // end-of-archive block, and a response sent while the client is still
+            // writing the trailing padding breaks its pipe ("write: broken pipe"
+            // instead of the parse error the user should see).
+            drain(&mut reader);
+            extracted?;
         } else {
             drain(&mut reader);
             ctx_dir = rt.block_on(crate::builder::remote::fetch(

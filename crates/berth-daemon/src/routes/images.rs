@@ -353,17 +353,18 @@ async fn load(st: AppState, q: Query, body: Body) -> Response {
     let mut reader = body_reader(body);
     let images = st.images.clone();
     progress_response(false, move |lines| {
-        images
-            .load(&mut reader, quiet, &mut |m| {
-                let msg = match m {
-                    LoadMessage::Loaded(s) => JsonMessage::stream(format!("{s}\n")),
-                    LoadMessage::Layer { id, current, total } => {
-                        progress_line("Loading layer", &id, current, total)
-                    }
-                };
-                lines.send(msg);
-            })
-            .inspect_err(|_| drain(&mut reader))
+        let res = images.load(&mut reader, quiet, &mut |m| {
+            let msg = match m {
+                LoadMessage::Loaded(s) => JsonMessage::stream(format!("{s}\n")),
+                LoadMessage::Layer { id, current, total } => {
+                    progress_line("Loading layer", &id, current, total)
+                }
+            };
+            lines.send(msg);
+        });
+        // Whatever happened, read to the end (see `archive::put`).
+        drain(&mut reader);
+        res
     })
     .await
 }
@@ -411,9 +412,10 @@ async fn create(st: AppState, q: Query, body: Body) -> Result<Response, Error> {
     if src == "-" {
         let mut reader = body_reader(body);
         return Ok(progress_response(true, move |lines| {
-            let id = images
-                .import(&mut reader, &req)
-                .inspect_err(|_| drain(&mut reader))?;
+            let res = images.import(&mut reader, &req);
+            // Whatever happened, read to the end (see `archive::put`).
+            drain(&mut reader);
+            let id = res?;
             lines.send(JsonMessage::status(id.to_string()));
             Ok(())
         })
