@@ -86,6 +86,18 @@ pub trait BuildBackend: Send + Sync {
     /// Looks an image up by name or id, pulling it when `pull` (or when missing and
     /// the backend can pull).
     fn image(&self, name: &str, pull: bool) -> Result<BaseImage>;
+    /// FROM with a platform (`--platform`, `FROM --platform=`): like `image`, but the
+    /// image must be `platform`'s (a backend that can pull pulls that platform's).
+    fn image_for(
+        &self,
+        name: &str,
+        pull: bool,
+        platform: &crate::platform::Platform,
+    ) -> Result<BaseImage> {
+        let img = self.image(name, pull)?;
+        crate::platform::check(name, &img, platform)?;
+        Ok(img)
+    }
     /// Whether an image (a cache hit) still exists, and its config.
     fn image_by_id(&self, id: &Digest) -> Option<BaseImage>;
     /// Runs `req` in a fresh container, streaming its output to `out`; on exit 0

@@ -18,6 +18,11 @@ use berth_stdx::rootpath::{resolve_in_root, resolve_in_root_nofollow};
 
 use crate::dockerignore::Ignore;
 
+#[path = "context_spool.rs"]
+mod spool;
+pub use spool::SpooledContext;
+pub(crate) use spool::{Kind, sources_digest};
+
 /// Writes `dir` as a tar to `out`, skipping what `ignore` excludes. Owners are
 /// written as 0:0 (as the docker CLI does); names are sorted, so the same tree gives
 /// the same tar.

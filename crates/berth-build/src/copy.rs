@@ -611,9 +611,11 @@ pub(crate) fn parse_chown(image_root: &Path, spec: &str) -> Result<(u32, u32)> {
         Some((u, g)) => (u, g),
         None => (spec, spec),
     };
-    let err = |what: &str, name: &str| {
+    // docker's wording: "can't find uid for user X: no such user: X", and the same
+    // with gid/group.
+    let err = |what: &str, kind: &str, name: &str| {
         BuildError::Invalid(format!(
-            "unable to convert uid/gid chown string to host mapping: can't find {what} for user {name}: no such user: {name}"
+            "unable to convert uid/gid chown string to host mapping: can't find {what} for {kind} {name}: no such {kind}: {name}"
         ))
     };
     let lookup = |file: &str, name: &str| -> Option<(u32, u32)> {
@@ -635,7 +637,7 @@ pub(crate) fn parse_chown(image_root: &Path, spec: &str) -> Result<(u32, u32)> {
         Ok(n) => n,
         Err(_) => {
             lookup("/etc/passwd", user)
-                .ok_or_else(|| err("uid", user))?
+                .ok_or_else(|| err("uid", "user", user))?
                 .0
         }
     };
@@ -643,7 +645,7 @@ pub(crate) fn parse_chown(image_root: &Path, spec: &str) -> Result<(u32, u32)> {
         Ok(n) => n,
         Err(_) => lookup("/etc/group", group)
             .map(|g| g.0)
-            .ok_or_else(|| err("gid", group))?,
+            .ok_or_else(|| err("gid", "group", group))?,
     };
     Ok((uid, gid))
 }
@@ -655,6 +657,12 @@ pub(crate) fn parse_chmod(s: &str) -> Result<u32> {
         .filter(|m| *m <= 0o7777)
         .ok_or_else(|| BuildError::Invalid(format!("invalid chmod parameter: {s}")))
 }
+
+#[path = "copy_fast.rs"]
+mod fast;
+pub(crate) use fast::fast_key_for;
+#[cfg(test)]
+pub(crate) use fast::{FastRequest, fast_key};
 
 #[cfg(test)]
 #[path = "copy_tests.rs"]

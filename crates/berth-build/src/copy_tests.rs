@@ -19,6 +19,11 @@ fn chown_specs() {
         parse_chown(r.path(), "nobody").unwrap_err().to_string(),
         "unable to convert uid/gid chown string to host mapping: can't find uid for user nobody: no such user: nobody"
     );
+    // Regression: a missing group was reported as a missing user.
+    assert_eq!(
+        parse_chown(r.path(), "www:nosuch").unwrap_err().to_string(),
+        "unable to convert uid/gid chown string to host mapping: can't find gid for group nosuch: no such group: nosuch"
+    );
     assert_eq!(parse_chmod("755").unwrap(), 0o755);
     assert!(parse_chmod("u+x").is_err());
     assert!(parse_chmod("99999").is_err());

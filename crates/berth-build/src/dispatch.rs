@@ -78,8 +78,9 @@ pub(crate) fn dispatch(
                     },
                 };
                 msg.push_str(&format!(" {k}"));
+                // docker's history shows the default after expansion.
                 if let Some(d) = default {
-                    msg.push_str(&format!("={d}"));
+                    msg.push_str(&format!("={}", ex(ctx, st, node, d)?));
                 }
                 ctx.used_args.insert(k.clone());
                 st.args.insert(k.clone(), value);
@@ -87,9 +88,10 @@ pub(crate) fn dispatch(
             commit_meta(ctx, st, &msg)
         }
         Instruction::Expose(words) => {
+            // EXPOSE alone splits expanded words (`EXPOSE $PORTS`, PORTS="80 443").
             let mut raw = Vec::new();
             for w in words {
-                raw.push(ex(ctx, st, node, w)?);
+                raw.extend(ex(ctx, st, node, w)?.split_whitespace().map(String::from));
             }
             let ports = st.config.exposed_ports.get_or_insert_with(Default::default);
             for p in &raw {
@@ -117,6 +119,7 @@ pub(crate) fn dispatch(
         }
         Instruction::Stopsignal(s) => {
             let s = ex(ctx, st, node, s)?;
+            crate::instruction::check_signal(&s).map_err(BuildError::Invalid)?;
             st.config.stop_signal = Some(s.clone());
             commit_meta(ctx, st, &format!("STOPSIGNAL {s}"))
         }
@@ -141,20 +144,28 @@ pub(crate) fn dispatch(
         }
         Instruction::Shell(v) => {
             st.config.shell = Some(v.clone());
-            commit_meta(ctx, st, &format!("SHELL {}", go_list(v)))
+            // Go's `%v` of a string slice: `SHELL [/bin/sh -ec]`.
+            commit_meta(ctx, st, &format!("SHELL [{}]", v.join(" ")))
         }
         Instruction::Onbuild(t) => {
-            let (kw, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
-            let trigger = format!("{} {}", kw.to_ascii_uppercase(), rest.trim());
+            // Kept as written, as docker does.
             st.config
                 .on_build
                 .get_or_insert_with(Vec::new)
-                .push(trigger.clone());
-            commit_meta(ctx, st, &format!("ONBUILD {trigger}"))
+                .push(t.clone());
+            commit_meta(ctx, st, &format!("ONBUILD {t}"))
         }
         Instruction::Healthcheck(h) => {
+            if let Some(old) = st.config.healthcheck.as_ref().and_then(|o| o.test.as_ref())
+                && old.first().is_some_and(|t| t != "NONE")
+            {
+                ctx.out.stream(&format!(
+                    "Note: overriding previous HEALTHCHECK: [{}]\n",
+                    old.join(" ")
+                ));
+            }
             st.config.healthcheck = Some(health_config(h));
-            commit_meta(ctx, st, &format!("HEALTHCHECK {}", health_text(h)))
+            commit_meta(ctx, st, &format!("HEALTHCHECK {}", h.history_text()))
         }
         Instruction::Workdir(w) => workdir(ctx, st, node, w),
         Instruction::Run(r) => run(ctx, st, r),
@@ -214,41 +225,15 @@ fn health_config(h: &Health) -> HealthConfig {
     }
 }
 
-fn go_duration(ns: Option<i64>) -> String {
-    let ns = ns.unwrap_or(0);
-    if ns % 1_000_000_000 == 0 {
-        let s = ns / 1_000_000_000;
-        if s >= 60 && s % 60 == 0 {
-            if s % 3600 == 0 {
-                format!("{}h0m0s", s / 3600)
-            } else {
-                format!("{}m0s", s / 60)
-            }
-        } else {
-            format!("{s}s")
-        }
-    } else {
-        format!("{}ms", ns / 1_000_000)
-    }
-}
-
-/// Roughly Go's `%q` of docker's HealthConfig (what its history line shows).
-fn health_text(h: &Health) -> String {
-    format!(
-        "&{{{} {:?} {:?} {:?} {:?} '\\x{:02x}'}}",
-        go_list(h.test.as_deref().unwrap_or(&[])),
-        go_duration(h.interval),
-        go_duration(h.timeout),
-        go_duration(h.start_period),
-        go_duration(h.start_interval),
-        h.retries.unwrap_or(0)
-    )
-}
-
 /// A metadata-only step: an image with the new config and no layer. The classic
-/// builder ran a throwaway container for these; the lines it printed are kept.
+/// builder ran a throwaway container for these; the lines it printed are kept. Its
+/// history line starts with the stage's SHELL (`/bin/sh -c #(nop)  CMD [...]`).
 fn commit_meta(ctx: &mut Ctx<'_>, st: &mut StageState, comment: &str) -> Result<()> {
-    let created_by = format!("/bin/sh -c #(nop)  {comment}");
+    let created_by = format!("{} #(nop)  {comment}", st.shell().join(" "));
+    commit_nop(ctx, st, created_by)
+}
+
+fn commit_nop(ctx: &mut Ctx<'_>, st: &mut StageState, created_by: String) -> Result<()> {
     let key = Cache::key(st.id.as_ref(), &created_by);
     if let Some(img) = ctx.cached(&key) {
         st.id = Some(img.id);
@@ -361,7 +346,9 @@ fn workdir(ctx: &mut Ctx<'_>, st: &mut StageState, node: &Node, w: &str) -> Resu
     };
     let abs = berth_stdx::rootpath::clean_absolute(&abs);
     st.config.working_dir = abs.clone();
-    let created_by = format!("/bin/sh -c #(nop)  WORKDIR {abs}");
+    // One space after `#(nop)` for WORKDIR, COPY and ADD (docker's
+    // withCmdCommentString), two for the other metadata steps.
+    let created_by = format!("{} #(nop) WORKDIR {abs}", st.shell().join(" "));
     let key = Cache::key(st.id.as_ref(), &created_by);
     if let Some(img) = ctx.cached(&key) {
         st.id = Some(img.id);
@@ -373,7 +360,7 @@ fn workdir(ctx: &mut Ctx<'_>, st: &mut StageState, node: &Node, w: &str) -> Resu
         missing_dirs(m.root(), &abs)
     };
     if missing.is_empty() {
-        return commit_meta(ctx, st, &format!("WORKDIR {abs}"));
+        return commit_nop(ctx, st, created_by);
     }
     let mut b = tar::Builder::new(Vec::new());
     for d in &missing {
@@ -449,6 +436,21 @@ fn copy_step(
         };
         heredocs.push((h.name.clone(), body.into_bytes()));
     }
+    // A hit found from the context's index needs no mount and no extracted context.
+    let fast_key = match (&c.from, ctx.opts.spool.clone()) {
+        (None, Some(sp)) => copy::fast_key_for(&sp, st, c, kw, &sources, &heredocs, &dest, |s| {
+            ex(ctx, st, node, s)
+        })?,
+        _ => None,
+    };
+    if let Some(img) = fast_key.as_deref().and_then(|k| ctx.cached(k)) {
+        st.id = Some(img.id);
+        return Ok(());
+    }
+    if let (None, Some(sp)) = (&c.from, &ctx.opts.spool) {
+        sp.extract()
+            .map_err(|e| BuildError::io("extract build context", e))?;
+    }
     let from_mount = match &c.from {
         None => None,
         Some(f) => {
@@ -464,8 +466,12 @@ fn copy_step(
         }
     };
     let image = ctx.backend.mount(st.id.as_ref())?;
+    let chown_text = match &c.chown {
+        Some(s) => ex(ctx, st, node, s)?,
+        None => String::new(),
+    };
     let owner = match &c.chown {
-        Some(s) => copy::parse_chown(image.root(), &ex(ctx, st, node, s)?)?,
+        Some(_) => copy::parse_chown(image.root(), &chown_text)?,
         None => (0, 0),
     };
     let chmod = match &c.chmod {
@@ -508,8 +514,20 @@ fn copy_step(
     })();
     let res = fetched.and_then(|()| {
         copy_commit(
-            ctx, st, kw, &src_root, &sources, &heredocs, &dest, &dest_abs, image, owner, chmod,
+            ctx,
+            st,
+            kw,
+            &src_root,
+            &sources,
+            &heredocs,
+            &dest,
+            &dest_abs,
+            image,
+            owner,
+            chmod,
             &remote,
+            fast_key,
+            &chown_text,
         )
     });
     for r in &remote {
@@ -532,6 +550,8 @@ fn copy_commit(
     owner: (u32, u32),
     chmod: Option<u32>,
     remote: &[copy::Remote],
+    fast_key: Option<String>,
+    chown_text: &str,
 ) -> Result<()> {
     let plan = copy::plan(&copy::Request {
         src_root,
@@ -545,11 +565,13 @@ fn copy_commit(
         remote,
         cmd: kw,
     })?;
-    let created_by = format!("/bin/sh -c #(nop) {kw} {} in {dest} ", plan.checksum);
-    let key = Cache::key(
-        st.id.as_ref(),
-        &format!("{created_by}\nowner={owner:?}\nchmod={chmod:?}"),
-    );
+    let created_by = copy_created_by(st, kw, chown_text, &plan.checksum, dest);
+    let key = fast_key.unwrap_or_else(|| {
+        Cache::key(
+            st.id.as_ref(),
+            &format!("{created_by}\nowner={owner:?}\nchmod={chmod:?}"),
+        )
+    });
     if let Some(img) = ctx.cached(&key) {
         st.id = Some(img.id);
         return Ok(());
@@ -579,4 +601,19 @@ fn copy_commit(
     ctx.remember(&key, &id);
     st.id = Some(id);
     Ok(())
+}
+
+/// A COPY/ADD history line as docker's classic builder writes it: the stage's shell,
+/// one space after `#(nop)`, `--chown=` glued to the checksum (docker's own quirk:
+/// `COPY --chown=1:2file:ab… in /x `).
+fn copy_created_by(st: &StageState, kw: &str, chown: &str, checksum: &str, dest: &str) -> String {
+    let chown = if chown.is_empty() {
+        String::new()
+    } else {
+        format!("--chown={chown}")
+    };
+    format!(
+        "{} #(nop) {kw} {chown}{checksum} in {dest} ",
+        st.shell().join(" ")
+    )
 }

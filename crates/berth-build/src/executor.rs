@@ -1,6 +1,7 @@
 //! The build: parse, split into stages, pick the stages the target needs, then run
-//! each instruction as cache lookup -> execute -> commit, printing docker's classic
-//! builder lines ("Step 1/7 : FROM busybox", " ---> Using cache", " ---> 1a2b3c4d5e6f").
+//! them (independent stages concurrently, see `schedule`), each instruction as cache
+//! lookup -> execute -> commit, printing docker's classic builder lines
+//! ("Step 1/7 : FROM busybox", " ---> Using cache", " ---> 1a2b3c4d5e6f").
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -12,7 +13,6 @@ use crate::cache::Cache;
 use crate::error::{BuildError, Result};
 use crate::instruction::{Instruction, Step, parse_instruction};
 use crate::parser::{Node, ParseError, parse};
-use crate::stage::StageState;
 use crate::subst::expand;
 
 /// What the client asked for.
@@ -24,6 +24,9 @@ pub struct BuildOptions {
     pub dockerfile_name: String,
     /// The extracted build context.
     pub context: PathBuf,
+    /// The received context when it is extracted on demand: `context` is empty
+    /// until `spool.extract()` (COPY/ADD call it on a cache miss).
+    pub spool: Option<std::sync::Arc<crate::context::SpooledContext>>,
     /// Scratch space for layer tars (removed by the caller).
     pub work_dir: PathBuf,
     /// `--build-arg`; `None` values were given without `=` and unset on the client.
@@ -36,6 +39,8 @@ pub struct BuildOptions {
     pub network: String,
     pub extra_hosts: Vec<String>,
     pub quiet: bool,
+    /// `--platform`: what FROM pulls and `TARGETPLATFORM` (the host's when `None`).
+    pub platform: Option<String>,
 }
 
 /// The args docker lets a build use without declaring them.
@@ -166,7 +171,8 @@ pub fn build(
         let text = opts
             .labels
             .iter()
-            .map(|(k, v)| format!("{}={}", go_quote(k), go_quote(v)))
+            // docker's `%q='%s'`: the value single-quoted, so never expanded.
+            .map(|(k, v)| format!("{}='{v}'", go_quote(k)))
             .collect::<Vec<_>>()
             .join(" ");
         let node = Node {
@@ -200,9 +206,12 @@ pub fn build(
         step: 0,
         total,
         used_args: BTreeSet::new(),
+        stage: 0,
+        claims: None,
     };
     // Meta args: visible to FROM lines, and as defaults to `ARG name` in stages.
-    let mut meta_args: BTreeMap<String, Option<String>> = BTreeMap::new();
+    // The automatic platform args are meta args from the start.
+    let mut meta_args = crate::platform::meta_args(opts.platform.as_deref())?;
     for m in &meta {
         ctx.print_step(&m.node);
         if let Instruction::Arg(args) = &m.inst {
@@ -214,7 +223,8 @@ pub fn build(
                             expand(raw, escape, &|n| meta_args.get(n).cloned().flatten())
                                 .map_err(|e| ParseError::at(&m.node, e))?,
                         ),
-                        None => None,
+                        // `ARG TARGETARCH` keeps the automatic value.
+                        None => meta_args.get(k).cloned().flatten(),
                     },
                 };
                 ctx.used_args.insert(k.clone());
@@ -222,30 +232,7 @@ pub fn build(
             }
         }
     }
-    let mut results: BTreeMap<usize, BaseImage> = BTreeMap::new();
-    for (i, stage) in stages.iter().enumerate() {
-        if !need.contains(&i) {
-            continue;
-        }
-        let mut st = ctx.from(&stages, i, &results, &meta_args)?;
-        for step in &stage.steps {
-            if ctx.cancel.is_cancelled() {
-                return Err(BuildError::Cancelled);
-            }
-            ctx.print_step(&step.node);
-            crate::dispatch::dispatch(&mut ctx, &mut st, step, &stages, i, &results)?;
-            ctx.out
-                .stream(&format!(" ---> {}\n", short(&st.id_string())));
-        }
-        let id = st.commit_final(&mut ctx)?;
-        results.insert(
-            i,
-            BaseImage {
-                id,
-                config: st.image_config(),
-            },
-        );
-    }
+    let mut results = crate::schedule::run_stages(&mut ctx, &stages, &need, &meta_args)?;
     let last = results
         .remove(&target)
         .ok_or_else(|| BuildError::Internal("the target stage was not built".into()))?;
@@ -292,9 +279,14 @@ pub(crate) struct Ctx<'a> {
     pub(crate) out: &'a mut dyn Progress,
     pub(crate) cancel: &'a Cancel,
     pub(crate) escape: char,
-    step: usize,
-    total: usize,
+    /// The number of the last step printed.
+    pub(crate) step: usize,
+    pub(crate) total: usize,
     pub(crate) used_args: BTreeSet<String>,
+    /// Which stage this is, and the cache keys the build's stages are running
+    /// (`None`: outside the stages).
+    pub(crate) stage: usize,
+    pub(crate) claims: Option<&'a crate::schedule::Claims>,
 }
 
 impl Ctx<'_> {
@@ -305,9 +297,17 @@ impl Ctx<'_> {
     }
 
     /// A cache hit for `key`, if the image still exists.
+    /// Waits while another stage runs the same step (see `claims`).
     pub(crate) fn cached(&mut self, key: &str) -> Option<BaseImage> {
-        let id = self.cache?.get(key)?;
-        let img = self.backend.image_by_id(&id)?;
+        let cache = self.cache?;
+        let lookup = || {
+            let id = cache.get(key)?;
+            self.backend.image_by_id(&id)
+        };
+        let img = match self.claims {
+            Some(c) => c.lookup(key, self.stage, self.cancel, lookup),
+            None => lookup(),
+        }?;
         self.out.stream(" ---> Using cache\n");
         Some(img)
     }
@@ -318,63 +318,8 @@ impl Ctx<'_> {
         {
             tracing::warn!(error = %e, "write build cache entry");
         }
-    }
-
-    /// FROM: the base image (a previous stage, scratch, or an image), then its
-    /// ONBUILD triggers.
-    fn from(
-        &mut self,
-        stages: &[StageDef],
-        i: usize,
-        results: &BTreeMap<usize, BaseImage>,
-        meta_args: &BTreeMap<String, Option<String>>,
-    ) -> Result<StageState> {
-        let stage = &stages[i];
-        self.print_step(&stage.from.node);
-        let Instruction::From(f) = &stage.from.inst else {
-            return Err(BuildError::Internal("stage without FROM".into()));
-        };
-        let lookup = |n: &str| meta_args.get(n).cloned().flatten();
-        let image = expand(&f.image, self.escape, &lookup)
-            .map_err(|e| ParseError::at(&stage.from.node, e))?;
-        if image.is_empty() {
-            return Err(ParseError::at(
-                &stage.from.node,
-                "base name (".to_string() + &f.image + ") should not be blank",
-            )
-            .into());
+        if let Some(c) = self.claims {
+            c.release(key, self.stage);
         }
-        let base = if let Some(d) = stage_ref(stages, i, &image) {
-            Some(
-                results
-                    .get(&d)
-                    .cloned()
-                    .ok_or_else(|| BuildError::Internal(format!("stage {d} was not built")))?,
-            )
-        } else if image.eq_ignore_ascii_case("scratch") {
-            None
-        } else {
-            Some(self.backend.image(&image, self.opts.pull)?)
-        };
-        let mut st = StageState::new(base, meta_args.clone());
-        self.out
-            .stream(&format!(" ---> {}\n", short(&st.id_string())));
-        let triggers = st.take_onbuild();
-        if !triggers.is_empty() {
-            self.out.stream(&format!(
-                "# Executing {} build trigger{}\n",
-                triggers.len(),
-                if triggers.len() == 1 { "" } else { "s" }
-            ));
-            for t in triggers {
-                let df = parse(&t)?;
-                for node in df.nodes {
-                    let inst = parse_instruction(&node, self.escape)?;
-                    let step = Step { node, inst };
-                    crate::dispatch::dispatch(self, &mut st, &step, stages, i, results)?;
-                }
-            }
-        }
-        Ok(st)
     }
 }

@@ -32,9 +32,14 @@ pub(crate) struct State {
     n: u64,
 }
 
+/// Called at the start of each RUN with its script and cancel; an error fails the
+/// RUN (tests use it to make stages wait for each other).
+pub(crate) type RunHook = std::sync::Arc<dyn Fn(&str, &Cancel) -> Result<()> + Send + Sync>;
+
 pub(crate) struct Fake {
     pub(crate) root: tempfile::TempDir,
     pub(crate) st: Mutex<State>,
+    pub(crate) run_hook: Mutex<Option<RunHook>>,
 }
 
 pub(crate) struct Dir(PathBuf);
@@ -50,6 +55,7 @@ impl Fake {
         let f = Fake {
             root: tempfile::tempdir().unwrap(),
             st: Mutex::new(State::default()),
+            run_hook: Mutex::new(None),
         };
         // A "busybox" with /etc/passwd, /bin and a symlinked dir.
         let dir = f.root.path().join("base");
@@ -193,7 +199,7 @@ impl BuildBackend for Fake {
         req: &RunRequest,
         commit: &CommitRequest,
         out: &mut dyn Progress,
-        _cancel: &Cancel,
+        cancel: &Cancel,
     ) -> Result<Digest> {
         self.st.lock().unwrap().runs.push(req.clone());
         self.st.lock().unwrap().live_containers += 1;
@@ -201,6 +207,12 @@ impl BuildBackend for Fake {
         running_in(out, &cid);
         let script = req.cmd.join(" ");
         out.stream(&format!("ran: {script}\n"));
+        let hook = self.run_hook.lock().unwrap().clone();
+        if let Some(Err(e)) = hook.map(|h| h(&script, cancel)) {
+            self.st.lock().unwrap().live_containers -= 1;
+            removed_container(out, &cid);
+            return Err(e);
+        }
         let code = script
             .split("exit ")
             .nth(1)

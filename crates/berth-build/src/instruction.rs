@@ -278,7 +278,14 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
             for n in &inner.nodes {
                 parse_instruction(n, escape).map_err(|e| err(e.message))?;
             }
-            Instruction::Onbuild(trigger.to_string())
+            // Docker keeps the trigger as written (`run echo hi` stays lower-case):
+            // the line with its leading `ONBUILD` and blanks removed.
+            let original = node.original.trim_start();
+            let expr = original
+                .get(node.keyword_raw.len()..)
+                .unwrap_or(trigger)
+                .trim_start();
+            Instruction::Onbuild(expr.to_string())
         }
         "HEALTHCHECK" => {
             need_args("at least one argument")?;
@@ -305,12 +312,18 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
                         CmdLine::Exec(v) => std::iter::once("CMD".to_string()).chain(v).collect(),
                         CmdLine::Shell(s) => vec!["CMD-SHELL".to_string(), s],
                     };
+                    // Docker's parseOptInterval: Go's duration syntax, 0 means
+                    // unset, anything else at least 1ms.
                     let dur = |k: &str| -> Result<Option<i64>, ParseError> {
-                        match flags.value(k) {
+                        match flags.value(k).filter(|v| !v.is_empty()) {
                             None => Ok(None),
-                            Some(v) => parse_duration(&v)
-                                .map(Some)
-                                .map_err(|e| err(format!("{e} for {k}"))),
+                            Some(v) => match parse_duration(&v).map_err(err)? {
+                                0 => Ok(None),
+                                d if d < 1_000_000 => {
+                                    Err(err(format!("Interval {k:?} cannot be less than 1ms")))
+                                }
+                                d => Ok(Some(d)),
+                            },
                         }
                     };
                     let retries = match flags.value("retries") {
@@ -320,7 +333,7 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
                                 .parse()
                                 .map_err(|_| err(format!("invalid retries value: {v}")))?;
                             if n < 0 {
-                                return Err(err("--retries cannot be negative".into()));
+                                return Err(err(format!("--retries cannot be negative ({n})")));
                             }
                             Some(n)
                         }
@@ -474,11 +487,15 @@ fn name_values(node: &Node, kw: &str, escape: char) -> Result<Vec<(String, Strin
 /// in nanoseconds.
 pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
     let bad = || format!("time: invalid duration {s:?}");
-    if s == "0" {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if body == "0" {
         return Ok(0);
     }
     let mut total: f64 = 0.0;
-    let mut rest = s;
+    let mut rest = body;
     if rest.is_empty() {
         return Err(bad());
     }
@@ -506,5 +523,122 @@ pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
         total += n * mult;
         rest = &rest[unit_end..];
     }
-    Ok(total as i64)
+    if total > i64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(if neg { -(total as i64) } else { total as i64 })
+}
+
+/// Go's `time.Duration.String()`: `0s`, `1.5s`, `1m30s`, `1h0m0s`, `500ms`, `2µs`.
+pub(crate) fn go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let u = ns.unsigned_abs();
+    // `v / div` with the fraction's trailing zeros dropped.
+    let frac = |v: u64, div: u64| -> String {
+        let (int, f) = (v / div, v % div);
+        if f == 0 {
+            return int.to_string();
+        }
+        let width = div.ilog10() as usize;
+        let digits = format!("{f:0width$}");
+        format!("{int}.{}", digits.trim_end_matches('0'))
+    };
+    let mut out = String::new();
+    if ns < 0 {
+        out.push('-');
+    }
+    if u < 1_000 {
+        out.push_str(&format!("{u}ns"));
+    } else if u < 1_000_000 {
+        out.push_str(&(frac(u, 1_000) + "µs"));
+    } else if u < 1_000_000_000 {
+        out.push_str(&(frac(u, 1_000_000) + "ms"));
+    } else {
+        let (h, rem) = (u / 3_600_000_000_000, u % 3_600_000_000_000);
+        let (m, sec) = (rem / 60_000_000_000, rem % 60_000_000_000);
+        if h > 0 {
+            out.push_str(&format!("{h}h"));
+        }
+        if h > 0 || m > 0 {
+            out.push_str(&format!("{m}m"));
+        }
+        out.push_str(&(frac(sec, 1_000_000_000) + "s"));
+    }
+    out
+}
+
+/// Go's `%q` of an int: `strconv.QuoteRune` (`'\x03'`, `'\n'`, `'A'`).
+fn go_quote_rune(n: i64) -> String {
+    let c = u32::try_from(n)
+        .ok()
+        .and_then(char::from_u32)
+        .unwrap_or('\u{fffd}');
+    let body = match c {
+        '\x07' => "\\a".to_string(),
+        '\x08' => "\\b".to_string(),
+        '\x0c' => "\\f".to_string(),
+        '\n' => "\\n".to_string(),
+        '\r' => "\\r".to_string(),
+        '\t' => "\\t".to_string(),
+        '\x0b' => "\\v".to_string(),
+        '\'' => "\\'".to_string(),
+        '\\' => "\\\\".to_string(),
+        c if (c as u32) < 0x20 || c as u32 == 0x7f => format!("\\x{:02x}", c as u32),
+        c if c.is_control() && (c as u32) < 0x10000 => format!("\\u{:04x}", c as u32),
+        c if c.is_control() => format!("\\U{:08x}", c as u32),
+        c => c.to_string(),
+    };
+    format!("'{body}'")
+}
+
+impl Health {
+    /// Go's `%q` of docker's `*HealthConfig`, what the classic builder's history line
+    /// shows: `&{["CMD-SHELL" "true"] "1s" "0s" "0s" "0s" '\x03'}`.
+    pub(crate) fn history_text(&self) -> String {
+        let test: Vec<String> = self
+            .test
+            .iter()
+            .flatten()
+            .map(|s| serde_json::to_string(s).unwrap_or_default())
+            .collect();
+        format!(
+            "&{{[{}] {:?} {:?} {:?} {:?} {}}}",
+            test.join(" "),
+            go_duration(self.interval.unwrap_or(0)),
+            go_duration(self.timeout.unwrap_or(0)),
+            go_duration(self.start_period.unwrap_or(0)),
+            go_duration(self.start_interval.unwrap_or(0)),
+            go_quote_rune(self.retries.unwrap_or(0))
+        )
+    }
+}
+
+/// Docker's `signal.ParseSignal` check for STOPSIGNAL: a non-zero number, or a
+/// Linux signal name with or without `SIG`.
+pub(crate) fn check_signal(raw: &str) -> Result<(), String> {
+    const NAMES: &[&str] = &[
+        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
+        "KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM",
+        "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU", "XFSZ",
+        "RTMIN", "RTMAX",
+    ];
+    let bad = || format!("Invalid signal: {raw}");
+    if let Ok(n) = raw.parse::<i64>() {
+        return if n == 0 { Err(bad()) } else { Ok(()) };
+    }
+    let up = raw.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let rt = |base: &str, sign: char| -> bool {
+        name.strip_prefix(base)
+            .and_then(|r| r.strip_prefix(sign))
+            .and_then(|n| n.parse::<u8>().ok())
+            .is_some_and(|n| (1..=15).contains(&n) && !name.contains("+0"))
+    };
+    if NAMES.contains(&name) || rt("RTMIN", '+') || rt("RTMAX", '-') {
+        Ok(())
+    } else {
+        Err(bad())
+    }
 }

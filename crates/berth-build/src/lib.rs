@@ -24,8 +24,11 @@ mod dispatch;
 mod dockerignore;
 mod error;
 mod executor;
+pub mod git;
+mod platform;
 mod instruction;
 mod parser;
+mod schedule;
 mod stage;
 mod subst;
 mod suggest;
@@ -35,11 +38,12 @@ pub use backend::{
     removed_container, running_in, short,
 };
 pub use cache::{Cache, CacheEntry};
-pub use context::{extract_context, remove_ignored, write_context_tar};
+pub use context::{SpooledContext, extract_context, remove_ignored, write_context_tar};
 pub use dockerignore::Ignore;
 pub use error::{BuildError, Result};
 pub use executor::{BuildOptions, PROXY_ARGS, build, plan_dockerfile};
 pub use instruction::{CmdLine, Instruction, Step, parse_instruction};
+pub use platform::{Platform, mismatch as platform_mismatch};
 pub use parser::{Directives, Dockerfile, Flag, Heredoc, Node, ParseError, parse};
 
 /// The fuzz entry point (`fuzz/`): parse, type every node, expand every word and

@@ -227,7 +227,15 @@ fn instructions() {
         ),
         (
             "HEALTHCHECK --interval=abc CMD x",
-            "dockerfile parse error on line 1: time: invalid duration \"abc\" for interval",
+            "dockerfile parse error on line 1: time: invalid duration \"abc\"",
+        ),
+        (
+            "HEALTHCHECK --interval=500us CMD x",
+            "dockerfile parse error on line 1: Interval \"interval\" cannot be less than 1ms",
+        ),
+        (
+            "HEALTHCHECK --retries=-2 CMD x",
+            "dockerfile parse error on line 1: --retries cannot be negative (-2)",
         ),
         (
             "WORKDIR",
@@ -260,4 +268,120 @@ fn error_excerpt_points_at_the_column() {
     assert_eq!(e.line, 2);
     assert_eq!(e.column, 3);
     assert_eq!(e.excerpt(), "   2 | RUNN a\n     |   ^");
+}
+
+/// Regression: ONBUILD triggers were stored with the keyword upper-cased; docker keeps
+/// the line as written after `ONBUILD`.
+#[test]
+fn onbuild_keeps_the_trigger_as_written() {
+    assert_eq!(
+        inst("onbuild   run echo  \"hi\"").unwrap(),
+        Instruction::Onbuild("run echo  \"hi\"".into())
+    );
+    assert_eq!(
+        inst("ONBUILD COPY --chown=1:2 a \\\n  /b").unwrap(),
+        Instruction::Onbuild("COPY --chown=1:2 a   /b".into())
+    );
+}
+
+/// Regression: healthcheck history lines printed 90s as "90s" and 1.5s as "1500ms";
+/// Go's Duration.String() and `%q` of the retries (a rune) are what docker shows.
+#[test]
+fn healthcheck_history_text_is_gos() {
+    use crate::instruction::go_duration;
+    for (ns, want) in [
+        (0, "0s"),
+        (1_500_000_000, "1.5s"),
+        (90_000_000_000, "1m30s"),
+        (3_600_000_000_000, "1h0m0s"),
+        (5_400_500_000_000, "1h30m0.5s"),
+        (500_000_000, "500ms"),
+        (1_500_000, "1.5ms"),
+        (2_000, "2µs"),
+        (7, "7ns"),
+        (-2_000_000_000, "-2s"),
+    ] {
+        assert_eq!(go_duration(ns), want, "{ns}");
+    }
+    let Instruction::Healthcheck(h) =
+        inst("HEALTHCHECK --interval=90s --start-period=1.5s --retries=10 CMD [\"true\"]").unwrap()
+    else {
+        panic!("not a healthcheck")
+    };
+    assert_eq!(
+        h.history_text(),
+        "&{[\"CMD\" \"true\"] \"1m30s\" \"0s\" \"1.5s\" \"0s\" '\\n'}"
+    );
+    let Instruction::Healthcheck(h) = inst("HEALTHCHECK NONE").unwrap() else {
+        panic!("not a healthcheck")
+    };
+    assert_eq!(
+        h.history_text(),
+        "&{[\"NONE\"] \"0s\" \"0s\" \"0s\" \"0s\" '\\x00'}"
+    );
+}
+
+#[test]
+fn stop_signals_are_checked_like_dockers() {
+    use crate::instruction::check_signal;
+    for ok in ["SIGTERM", "term", "9", "SIGRTMIN+3", "RTMAX-1", "sigusr1"] {
+        assert_eq!(check_signal(ok), Ok(()), "{ok}");
+    }
+    for bad in ["SIGNOPE", "0", "", "RTMIN+16", "SIG", "RTMIN+0"] {
+        assert_eq!(
+            check_signal(bad),
+            Err(format!("Invalid signal: {bad}")),
+            "{bad}"
+        );
+    }
+}
+
+/// Hostile inputs, each a known way to break a hand-written parser: none panics,
+/// overflows the stack or takes long (the fuzz target runs the same entry point).
+#[test]
+fn hostile_inputs_never_panic() {
+    let deep_subst = format!(
+        "FROM x\nENV A={}b{}\nLABEL l=\"{}\"\n",
+        "${B:-".repeat(50_000),
+        "}".repeat(50_000),
+        "${C:+".repeat(50_000)
+    );
+    let deep_json = format!("FROM x\nCMD {}\n", "[".repeat(100_000));
+    let huge_line = format!("FROM x\nRUN echo {}\n", "a".repeat(2 << 20));
+    let many_continuations = format!("FROM x\nRUN a{}\n", " \\\n".repeat(100_000));
+    let many_heredocs = format!(
+        "FROM x\nRUN {}\n{}",
+        "<<E ".repeat(20_000),
+        "E\n".repeat(20_000)
+    );
+    let cases: Vec<Vec<u8>> = vec![
+        deep_subst.into_bytes(),
+        deep_json.into_bytes(),
+        huge_line.into_bytes(),
+        many_continuations.into_bytes(),
+        many_heredocs.into_bytes(),
+        b"FROM x\nRUN <<EOF\nnever closed\n".to_vec(),
+        b"FROM x\nCOPY <<\"A\" <<-B /d\n".to_vec(),
+        b"FROM x\nENV A=\"unterminated\nLABEL b='open\n".to_vec(),
+        b"FROM x\nCOPY [\"a\", \n".to_vec(),
+        b"FROM \xff\xfe\nRUN \xc3\x28 \xa0\xa1 \xf0\x28\x8c\x28\n".to_vec(),
+        b"\xef\xbb\xbf# escape=`\nFROM x\nRUN a `".to_vec(),
+        b"# escape=\\\n# escape=`\nFROM x\n".to_vec(),
+        b"ONBUILD ONBUILD ONBUILD\nONBUILD\nHEALTHCHECK\nHEALTHCHECK CMD\n".to_vec(),
+        b"FROM x\nRUN --=x --\"a b\"=1 --\nCOPY --from= a b\n".to_vec(),
+        b"FROM x\nEXPOSE 70000 1-0 a/b\nSTOPSIGNAL\nHEALTHCHECK --interval=9999999999999h CMD x\n"
+            .to_vec(),
+        vec![b'\\'; 100_000],
+        vec![0u8; 10_000],
+    ];
+    for c in &cases {
+        crate::fuzz::exercise(c);
+    }
+    // The unterminated heredoc and deep nesting are errors with a line, not panics.
+    assert_eq!(
+        parse("FROM x\nRUN <<EOF\nnever closed\n")
+            .unwrap_err()
+            .to_string(),
+        "dockerfile parse error on line 2: unterminated heredoc EOF"
+    );
 }

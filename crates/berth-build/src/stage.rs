@@ -107,9 +107,11 @@ impl StageState {
         self.config.on_build.take().unwrap_or_default()
     }
 
-    /// The build args a RUN sees: declared, with a value, not shadowed by ENV.
+    /// The build args a RUN sees: declared, with a value, not shadowed by ENV; sorted
+    /// as `KEY=value` strings (docker sorts them so for the `|N K=v` history prefix).
     pub(crate) fn run_args(&self) -> Vec<String> {
-        self.args
+        let mut v: Vec<String> = self
+            .args
             .iter()
             .filter_map(|(k, v)| {
                 let v = v.as_ref()?;
@@ -118,7 +120,9 @@ impl StageState {
                 }
                 Some(format!("{k}={v}"))
             })
-            .collect()
+            .collect();
+        v.sort();
+        v
     }
 
     pub(crate) fn image_config(&self) -> ImageConfig {
@@ -132,5 +136,23 @@ impl StageState {
         self.id.clone().ok_or_else(|| {
             BuildError::Invalid("No image was generated. Is your Dockerfile empty?".into())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StageState;
+
+    /// Regression: the `|N K=v` prefix was ordered by key (`A`, `A1`); docker sorts
+    /// the `K=v` strings (`A1=..` before `A=..`, '1' < '=').
+    #[test]
+    fn run_args_sort_like_docker() {
+        let mut st = StageState::new(None, Default::default());
+        st.args.insert("A".into(), Some("x".into()));
+        st.args.insert("A1".into(), Some("y".into()));
+        st.args.insert("NOVALUE".into(), None);
+        st.set_env("SHADOW", "env");
+        st.args.insert("SHADOW".into(), Some("arg".into()));
+        assert_eq!(st.run_args(), ["A1=y", "A=x"]);
     }
 }

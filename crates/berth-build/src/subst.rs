@@ -7,6 +7,10 @@
 /// Looks a variable up.
 pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// How deeply `${A:-${B:-...}}` may nest. Docker (Go, growable stacks) has no limit;
+/// a hostile Dockerfile must not overflow ours, and no real one comes close.
+const MAX_NESTING: usize = 256;
+
 /// Splits on blanks outside quotes, keeping quotes and escapes for [`expand`].
 pub(crate) fn split_words(s: &str, escape: char) -> Vec<String> {
     let mut out = Vec::new();
@@ -60,6 +64,7 @@ pub(crate) fn expand(word: &str, escape: char, lookup: Lookup<'_>) -> Result<Str
         i: 0,
         escape,
         lookup,
+        depth: 0,
     };
     p.word(None)
 }
@@ -76,6 +81,7 @@ pub(crate) fn expand_heredoc(
         i: 0,
         escape,
         lookup,
+        depth: 0,
     };
     let mut out = String::new();
     while p.i < chars.len() {
@@ -99,6 +105,8 @@ struct Lexer<'a> {
     i: usize,
     escape: char,
     lookup: Lookup<'a>,
+    /// Open `${...:-word}` levels.
+    depth: usize,
 }
 
 impl Lexer<'_> {
@@ -197,7 +205,13 @@ impl Lexer<'_> {
                             return Err(format!("unsupported modifier ({kind}) in substitution"));
                         }
                         self.i += 1;
-                        let word = self.word(Some('}'))?;
+                        if self.depth >= MAX_NESTING {
+                            return Err("substitution nested too deeply".into());
+                        }
+                        self.depth += 1;
+                        let word = self.word(Some('}'));
+                        self.depth -= 1;
+                        let word = word?;
                         self.i += 1;
                         let set = match &value {
                             Some(v) => !colon || !v.is_empty(),
@@ -294,6 +308,19 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let n = 100_000;
+        let word = "${A:-".repeat(n) + &"}".repeat(n);
+        assert_eq!(
+            expand(&word, '\\', &env).unwrap_err(),
+            "substitution nested too deeply"
+        );
+        let ok = "${U:-".repeat(20) + "x" + &"}".repeat(20);
+        assert_eq!(expand(&ok, '\\', &env).unwrap(), "x");
+        assert!(expand_heredoc(&word, '\\', &env).is_err());
     }
 
     #[test]

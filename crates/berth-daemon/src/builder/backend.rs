@@ -18,6 +18,8 @@ pub(crate) struct DaemonBackend<'a> {
     pub(crate) rt: tokio::runtime::Handle,
     /// Where temporary mounts and layer tars go (the build's scratch dir).
     pub(crate) scratch: PathBuf,
+    /// Registry credentials from `X-Registry-Config`, for FROM pulls.
+    pub(crate) auth: super::from::RegistryAuth,
 }
 
 fn internal(e: impl std::fmt::Display) -> BuildError {
@@ -72,44 +74,18 @@ impl Drop for Mounted {
 
 impl BuildBackend for DaemonBackend<'_> {
     /// FROM's base image: pulled when it is not here (docker's classic builder does the
-    /// same) or when the build asked for `--pull`, anonymously (the build's registry auth
-    /// header is not passed on yet).
+    /// same) or when the build asked for `--pull`, with the build's registry auth.
     fn image(&self, name: &str, pull: bool) -> berth_build::Result<BaseImage> {
-        let missing = self
-            .b
-            .images
-            .get(name)
-            .is_err_and(|e| e.kind == berth_stdx::ErrorKind::NotFound);
-        if (pull || missing)
-            && let Some(registries) = self.b.images.registries()
-            && let Ok(r) = Reference::parse(name)
-        {
-            let req = crate::images::PullRequest {
-                image: r.to_string(),
-                tag: String::new(),
-                platform: None,
-                creds: Default::default(),
-            };
-            let quiet: crate::images::Sink = std::sync::Arc::new(|_| {});
-            if let Err(e) = self.rt.block_on(registries.pull(req, quiet)) {
-                return Err(if missing {
-                    BuildError::NotFound(e.message)
-                } else {
-                    BuildError::Invalid(e.message)
-                });
-            }
-        }
-        let img = self.b.images.get(name).map_err(|e| {
-            if e.kind == berth_stdx::ErrorKind::NotFound {
-                BuildError::NotFound(e.message)
-            } else {
-                BuildError::Invalid(e.message)
-            }
-        })?;
-        Ok(BaseImage {
-            id: img.id,
-            config: img.config,
-        })
+        super::from::base_image(self, name, pull, None)
+    }
+
+    fn image_for(
+        &self,
+        name: &str,
+        pull: bool,
+        platform: &berth_build::Platform,
+    ) -> berth_build::Result<BaseImage> {
+        super::from::base_image(self, name, pull, Some(platform))
     }
 
     fn image_by_id(&self, id: &Digest) -> Option<BaseImage> {

@@ -8,6 +8,7 @@
 //! whatever a crash left there.
 
 mod backend;
+pub(crate) mod from;
 pub(crate) mod remote;
 mod run;
 

@@ -1,6 +1,6 @@
 //! `POST /build?remote=`: a context the daemon fetches itself — a git repository
-//! (`git clone --depth 1`, with `#ref:subdir`) or an http(s) URL of a tarball
-//! (plain or compressed) or of a bare Dockerfile.
+//! (a shallow fetch of `#ref`, context `:subdir`, through `berth_build::git`) or an
+//! http(s) URL of a tarball (plain or compressed) or of a bare Dockerfile.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -10,20 +10,33 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::Error;
 
-/// Whether `url` names a git repository (docker's rules).
-pub(crate) fn is_git(url: &str) -> bool {
-    url.starts_with("git://")
-        || url.starts_with("git@")
-        || url.starts_with("github.com/")
-        || ((url.starts_with("http://") || url.starts_with("https://"))
-            && (url.contains(".git#") || url.ends_with(".git")))
+/// The context of a `remote=` build, fetched under `scratch` (the build's scratch
+/// dir, removed with it): a git repository is cloned there (called on a blocking
+/// thread; `cancelled` is polled while git runs), anything else is downloaded.
+pub(crate) fn prepare(
+    url: &str,
+    scratch: &Path,
+    dockerfile: &str,
+    rt: &tokio::runtime::Handle,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<PathBuf, Error> {
+    if !berth_build::git::is_git_url(url) {
+        return rt.block_on(fetch(url, scratch, dockerfile));
+    }
+    let repo = berth_build::git::parse(url).map_err(Error::invalid)?;
+    let root = scratch.join("git");
+    std::fs::create_dir_all(&root)
+        .map_err(|e| Error::internal(format!("create {}: {e}", root.display())))?;
+    // The daemon's own git config and credentials are never used for a build.
+    let opts = berth_build::git::GitOptions {
+        isolate: true,
+        cancelled: Some(cancelled),
+    };
+    berth_build::git::clone(&repo, &root, opts).map_err(Error::invalid)
 }
 
-/// Fetches `url` under `scratch`; returns the context directory.
-pub(crate) async fn fetch(url: &str, scratch: &Path, dockerfile: &str) -> Result<PathBuf, Error> {
-    if is_git(url) {
-        return clone(url, scratch).await;
-    }
+/// Downloads `url` under `scratch`; returns the context directory.
+async fn fetch(url: &str, scratch: &Path, dockerfile: &str) -> Result<PathBuf, Error> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(Error::invalid(format!(
             "unable to prepare context: unsupported remote context {url:?}"
@@ -94,36 +107,6 @@ fn unpack(file: &Path, ctx: &Path, dockerfile: &str) -> Result<(), Error> {
     }
     std::fs::copy(file, &dest).map_err(|e| Error::internal(format!("write dockerfile: {e}")))?;
     Ok(())
-}
-
-async fn clone(url: &str, scratch: &Path) -> Result<PathBuf, Error> {
-    let (repo, frag) = url.split_once('#').unwrap_or((url, ""));
-    let (reference, subdir) = frag.split_once(':').unwrap_or((frag, ""));
-    let repo = if repo.starts_with("github.com/") {
-        format!("https://{repo}")
-    } else {
-        repo.to_string()
-    };
-    let dir = scratch.join("git");
-    let mut cmd = tokio::process::Command::new("git");
-    cmd.args(["clone", "--depth", "1", "--recurse-submodules"]);
-    if !reference.is_empty() {
-        cmd.args(["--branch", reference]);
-    }
-    cmd.arg("--").arg(&repo).arg(&dir);
-    let o = cmd
-        .output()
-        .await
-        .map_err(|e| Error::invalid(format!("unable to prepare context: git: {e}")))?;
-    if !o.status.success() {
-        return Err(Error::invalid(format!(
-            "unable to prepare context: unable to 'git clone' to temporary context directory: error fetching: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )));
-    }
-    // The subdirectory is resolved inside the checkout.
-    berth_stdx::rootpath::resolve_in_root(&dir, Path::new(subdir))
-        .map_err(|e| Error::invalid(format!("unable to prepare context: {e}")))
 }
 
 /// `ADD <url>`: downloads `url` to `dest` (a scratch file the build owns); returns

@@ -85,9 +85,16 @@ pub(crate) fn run_step(
         }),
         Err(e) => Err(e),
     };
-    // Removed whatever happened (force: a cancelled step may still be running).
+    // Removed whatever happened (force: a cancelled step may still be running), with
+    // the anonymous volumes an image's VOLUME gave it (docker's RemoveVolume: true).
+    let rec = mgr.get(&id).ok();
     match be.rt.block_on(mgr.remove(&id, true)) {
-        Ok(()) => berth_build::removed_container(out, &id),
+        Ok(()) => {
+            if let Some(rec) = &rec {
+                mgr.release_mounts(rec, true);
+            }
+            berth_build::removed_container(out, &id)
+        }
         Err(e) => {
             out.stream(&format!(
                 "Removing intermediate container {}: {}\n",

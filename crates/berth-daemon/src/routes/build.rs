@@ -165,7 +165,12 @@ fn to_error(e: BuildError) -> Error {
     Error::new(e.kind(), e.to_string())
 }
 
-pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response {
+pub async fn build(
+    State(st): State<AppState>,
+    q: Query,
+    headers: http::HeaderMap,
+    body: Body,
+) -> Response {
     let b = match builder(&st) {
         Ok(b) => b,
         Err(e) => {
@@ -208,6 +213,7 @@ pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response
             network,
             extra_hosts,
             quiet: q.bool("q"),
+            platform: crate::builder::from::platform_param(q.get("platform"))?,
             ..Default::default()
         })
     })();
@@ -229,17 +235,26 @@ pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response
     let mut reader = body_reader(body);
     let rt = tokio::runtime::Handle::current();
     let remote = q.get("remote").to_string();
+    let auth = crate::builder::from::registry_config(
+        headers.get("x-registry-config").and_then(|v| v.to_str().ok()),
+    );
     respond(move |lines| {
         let scratch = b
             .scratch()
             .map_err(|e| Error::internal(format!("create build dir: {e}")))?;
         let mut ctx_dir = scratch.0.join("context");
+        // The context is spooled and indexed, and extracted only when a step needs it.
+        let mut spool = None;
         if remote.is_empty() {
             let input = berth_image::decompress(BufReader::with_capacity(1 << 20, &mut reader))
                 .map_err(|e| Error::invalid(format!("read build context: {e}")));
             let extracted = input.and_then(|r| {
-                berth_build::extract_context(r, &ctx_dir)
-                    .map_err(|e| Error::invalid(format!("extract build context: {e}")))
+                let tar = scratch.0.join("context.tar");
+                spool = Some(
+                    berth_build::SpooledContext::receive(r, &tar, &ctx_dir)
+                        .map_err(|e| Error::invalid(format!("extract build context: {e}")))?,
+                );
+                Ok(())
             });
             // Always read the body to its end: the tar reader stops at the first
             // end-of-archive block, and a response sent while the client is still
@@ -249,14 +264,30 @@ pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response
             extracted?;
         } else {
             drain(&mut reader);
-            ctx_dir = rt.block_on(crate::builder::remote::fetch(
+            let gone = || lines.0.is_closed();
+            ctx_dir = crate::builder::remote::prepare(
                 &remote,
                 &scratch.0,
                 &opts.dockerfile_name,
-            ))?;
+                &rt,
+                &gone,
+            )?;
         }
-        opts.dockerfile = read_dockerfile(&ctx_dir, &opts.dockerfile_name)?;
-        berth_build::remove_ignored(&ctx_dir, &opts.dockerfile_name);
+        opts.dockerfile = match spool.as_ref().and_then(|s| s.read_plain(&opts.dockerfile_name)) {
+            Some(text) => String::from_utf8_lossy(&text).into_owned(),
+            None => {
+                if let Some(s) = &spool {
+                    s.extract()
+                        .map_err(|e| Error::invalid(format!("extract build context: {e}")))?;
+                }
+                read_dockerfile(&ctx_dir, &opts.dockerfile_name)?
+            }
+        };
+        match spool.as_mut() {
+            Some(s) => s.remove_ignored(&opts.dockerfile_name),
+            None => berth_build::remove_ignored(&ctx_dir, &opts.dockerfile_name),
+        }
+        opts.spool = spool.map(std::sync::Arc::new);
         opts.context = ctx_dir;
         opts.work_dir = scratch.0.clone();
         let cancel = Cancel::default();
@@ -271,6 +302,7 @@ pub async fn build(State(st): State<AppState>, q: Query, body: Body) -> Response
             b: &b,
             rt: rt.clone(),
             scratch: scratch.0.clone(),
+            auth,
         };
         let res = berth_build::build(&opts, &backend, Some(b.cache()), &mut out, &cancel);
         match res {

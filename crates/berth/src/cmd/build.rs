@@ -120,48 +120,18 @@ enum Source {
     Remote(String),
 }
 
-fn is_url(s: &str) -> bool {
-    s.starts_with("http://")
-        || s.starts_with("https://")
-        || s.starts_with("git://")
-        || s.starts_with("git@")
-        || s.starts_with("github.com/")
-}
-
-/// Clones `url#ref:subdir` with `git clone --depth 1`; returns the checkout dir and
-/// the context dir inside it.
+/// Clones `url#ref:subdir` as docker's CLI does (a shallow fetch of the ref with the
+/// `git` binary, the user's own git config applying, never a prompt); returns the
+/// checkout dir and the context dir inside it.
 fn git_context(url: &str) -> Result<(tempdir::Dir, PathBuf)> {
-    let (repo, frag) = match url.split_once('#') {
-        Some((r, f)) => (r, f),
-        None => (url, ""),
+    let wrap = |e: String| {
+        fail(format!(
+            "unable to prepare context: unable to 'git clone' to temporary context directory: {e}"
+        ))
     };
-    let (reference, subdir) = match frag.split_once(':') {
-        Some((r, s)) => (r, s),
-        None => (frag, ""),
-    };
-    let repo = if repo.starts_with("github.com/") {
-        format!("https://{repo}")
-    } else {
-        repo.to_string()
-    };
+    let repo = berth_build::git::parse(url).map_err(wrap)?;
     let dir = tempdir::Dir::new()?;
-    let mut cmd = std::process::Command::new("git");
-    cmd.args(["clone", "--depth", "1", "--recurse-submodules"]);
-    if !reference.is_empty() {
-        cmd.args(["--branch", reference]);
-    }
-    cmd.arg("--").arg(&repo).arg(dir.path());
-    let o = cmd
-        .output()
-        .map_err(|e| fail(format!("unable to prepare context: git: {e}")))?;
-    if !o.status.success() {
-        return Err(fail(format!(
-            "unable to prepare context: unable to 'git clone' to temporary context directory: error fetching: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )));
-    }
-    // The subdirectory is resolved inside the checkout.
-    let ctx = berth_stdx::rootpath::resolve_in_root(dir.path(), Path::new(subdir))?;
+    let ctx = berth_build::git::clone(&repo, dir.path(), Default::default()).map_err(wrap)?;
     Ok((dir, ctx))
 }
 
@@ -217,7 +187,7 @@ fn read_dockerfile_arg(f: &str) -> Result<Vec<u8>> {
 }
 
 /// Resolves PATH and `-f` into what is sent and the `dockerfile` parameter.
-fn prepare(a: &BuildArgs, path: &str, _git: &mut Option<tempdir::Dir>) -> Result<(Source, String)> {
+fn prepare(a: &BuildArgs, path: &str, git: &mut Option<tempdir::Dir>) -> Result<(Source, String)> {
     if path == "-" {
         if a.file.as_deref() == Some("-") {
             return Err(fail(
@@ -244,17 +214,19 @@ fn prepare(a: &BuildArgs, path: &str, _git: &mut Option<tempdir::Dir>) -> Result
         head.extend(rest);
         return Ok((Source::Dockerfile(head), "Dockerfile".into()));
     }
-    let dir = if is_url(path) {
-        if path.starts_with("http") && !path.ends_with(".git") && !path.contains(".git#") {
-            // A tarball or a Dockerfile: the daemon downloads it (`remote=`).
-            return Ok((
-                Source::Remote(path.to_string()),
-                a.file.clone().unwrap_or_else(|| "Dockerfile".into()),
-            ));
-        }
+    // docker's order: a local directory, a git URL, another http(s) URL.
+    let dir = if Path::new(path).is_dir() {
+        PathBuf::from(path)
+    } else if berth_build::git::is_git_url(path) {
         let (d, ctx) = git_context(path)?;
-        *_git = Some(d);
+        *git = Some(d);
         ctx
+    } else if path.starts_with("http://") || path.starts_with("https://") {
+        // A tarball or a Dockerfile: the daemon downloads it (`remote=`).
+        return Ok((
+            Source::Remote(path.to_string()),
+            a.file.clone().unwrap_or_else(|| "Dockerfile".into()),
+        ));
     } else {
         PathBuf::from(path)
     };
@@ -275,7 +247,14 @@ fn prepare(a: &BuildArgs, path: &str, _git: &mut Option<tempdir::Dir>) -> Result
     let abs_dir = std::path::absolute(&dir)?;
     // The Dockerfile: inside the context it is sent as is; outside (or on stdin) it
     // is added to the tar under a name of its own.
-    let (name, extra, df_path) = match a.file.as_deref() {
+    // In a git context, `-f` is relative to the context (docker's CLI rule).
+    let file = match a.file.as_deref() {
+        Some(f) if git.is_some() && f != "-" && Path::new(f).is_relative() => {
+            Some(abs_dir.join(f).display().to_string())
+        }
+        other => other.map(str::to_string),
+    };
+    let (name, extra, df_path) = match file.as_deref() {
         Some("-") => {
             let text = read_dockerfile_arg("-")?;
             let n = format!(".dockerfile.{}", berth_stdx::id::random_hex(10));
@@ -400,6 +379,37 @@ impl<W: Write> Write for StripEnd<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.w.flush()
     }
+}
+
+/// `X-Registry-Config`: the stored credentials of each registry a FROM line names
+/// (base64url JSON map, registry → credentials; `e30=` when there are none).
+fn registry_config(dockerfile: &str) -> String {
+    use super::registry_auth as creds;
+    let mut m = serde_json::Map::new();
+    for line in dockerfile.lines() {
+        let mut words = line.split_whitespace();
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
+            continue;
+        }
+        let Some(image) = words.find(|w| !w.starts_with("--")) else {
+            continue;
+        };
+        if image.contains('$') {
+            continue;
+        }
+        let registry = creds::registry_of(image);
+        let c = creds::get(&registry);
+        if c.username.is_empty() && c.password.is_empty() {
+            continue;
+        }
+        m.insert(
+            creds::server_key(&registry),
+            serde_json::json!({"username": c.username, "password": c.password,
+                "serveraddress": c.server}),
+        );
+    }
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE.encode(serde_json::Value::Object(m).to_string())
 }
 
 fn kv_map(items: &[String], from_env: bool) -> serde_json::Map<String, serde_json::Value> {
@@ -535,7 +545,10 @@ pub(crate) async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     let body = tokio::fs::File::from_std(std::fs::File::from(std::os::fd::OwnedFd::from(reader)));
     let resp = req
         .body_reader(body, "application/x-tar")
-        .header("x-registry-config", "e30=")
+        .header(
+            "x-registry-config",
+            &registry_config(local_dockerfile.as_deref().unwrap_or("")),
+        )
         .send()
         .await;
     let resp = match resp {

@@ -1,0 +1,268 @@
+//! Multi-stage builds run their independent stages at the same time (as BuildKit
+//! does) while `docker build` (the classic builder, `DOCKER_BUILDKIT=0`) and `berth
+//! build` print exactly the sequential builder's lines; `--target` still skips the
+//! stages it does not need.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+struct Env {
+    d: TestDaemon,
+}
+
+impl Env {
+    fn new() -> Env {
+        let d = daemon();
+        import_busybox(&d, "busybox");
+        Env { d }
+    }
+    fn docker(&self, args: &[&str]) -> Cmd {
+        self.d
+            .docker(args)
+            .env("DOCKER_BUILDKIT", "0")
+            .timeout(Duration::from_secs(120))
+    }
+    fn berth(&self, args: &[&str]) -> Cmd {
+        self.d.berth(args).timeout(Duration::from_secs(120))
+    }
+    fn ctx(&self, name: &str, dockerfile: &str) -> PathBuf {
+        let dir = self.d.scratch().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+        dir
+    }
+    fn assert_clean(&self) {
+        assert_eq!(
+            self.docker(&["ps", "-aq"]).ok().out(),
+            "",
+            "leftover containers"
+        );
+        let tmp = self.d.data_root().join("builder/tmp");
+        let left: Vec<_> = std::fs::read_dir(&tmp)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "leftover build dirs: {left:?}");
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let ids = self.d.docker(["ps", "-aq"]).run().lines();
+        if !ids.is_empty() {
+            self.d.docker(["rm", "-f"]).args(ids).run();
+        }
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The build output with ids replaced and the context upload line dropped (its size
+/// differs between the CLIs).
+fn scrub(out: &str) -> String {
+    out.lines()
+        .filter(|l| !l.starts_with("Sending build context"))
+        .map(|l| {
+            for p in [
+                " ---> Running in ",
+                " ---> Removed intermediate container ",
+                "Successfully built ",
+            ] {
+                if l.starts_with(p) {
+                    return format!("{p}<id>");
+                }
+            }
+            match l.strip_prefix(" ---> ") {
+                Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    " ---> <id>".to_string()
+                }
+                _ => l.to_string(),
+            }
+        })
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Stage `a` serves one line on 127.0.0.1:$PORT and stage `b` fetches it: both can
+/// only finish when they run at the same time (each gives up after a while, so a
+/// builder running them one after the other fails instead of hanging). The unused
+/// `broken` stage is skipped; the last stage copies from both. No step is the same
+/// in both stages (the second would wait for the first's and hit the cache).
+const RENDEZVOUS: &str = r#"FROM busybox AS a
+ARG PORT
+RUN timeout 60 nc -l -p $PORT -e echo hello-from-a && echo served > /a.txt && echo "a served"
+FROM busybox AS b
+ARG PORT=0
+RUN i=0; until got=$(nc 127.0.0.1 $PORT </dev/null) && [ -n "$got" ]; do i=$((i+1)); [ $i -lt 600 ] || exit 9; sleep 0.1; done; echo "$got" > /b.txt; echo "b got $got"
+FROM busybox AS broken
+RUN exit 7
+FROM busybox
+COPY --from=a /a.txt /a.txt
+COPY --from=b /b.txt /b.txt
+CMD ["cat", "/a.txt", "/b.txt"]
+"#;
+
+fn rendezvous_output(port: u16) -> String {
+    format!(
+        r#"Step 1/10 : FROM busybox AS a
+ ---> <id>
+Step 2/10 : ARG PORT
+ ---> Running in <id>
+ ---> Removed intermediate container <id>
+ ---> <id>
+Step 3/10 : RUN timeout 60 nc -l -p $PORT -e echo hello-from-a && echo served > /a.txt && echo "a served"
+ ---> Running in <id>
+a served
+ ---> Removed intermediate container <id>
+ ---> <id>
+Step 4/10 : FROM busybox AS b
+ ---> <id>
+Step 5/10 : ARG PORT=0
+ ---> Running in <id>
+ ---> Removed intermediate container <id>
+ ---> <id>
+Step 6/10 : RUN i=0; until got=$(nc 127.0.0.1 $PORT </dev/null) && [ -n "$got" ]; do i=$((i+1)); [ $i -lt 600 ] || exit 9; sleep 0.1; done; echo "$got" > /b.txt; echo "b got $got"
+ ---> Running in <id>
+b got hello-from-a
+ ---> Removed intermediate container <id>
+ ---> <id>
+Step 7/10 : FROM busybox
+ ---> <id>
+Step 8/10 : COPY --from=a /a.txt /a.txt
+ ---> <id>
+Step 9/10 : COPY --from=b /b.txt /b.txt
+ ---> <id>
+Step 10/10 : CMD ["cat", "/a.txt", "/b.txt"]
+ ---> Running in <id>
+ ---> Removed intermediate container <id>
+ ---> <id>
+Successfully built <id>
+Successfully tagged stages-{port}:latest"#
+    )
+}
+
+#[test]
+fn independent_stages_run_at_the_same_time_with_sequential_output() {
+    let e = Env::new();
+    let ctx = e.ctx("rendezvous", RENDEZVOUS);
+    // A fresh port per build: it is a build arg, so no RUN comes from the cache.
+    let port = free_port();
+    let tag = format!("stages-{port}");
+    let arg = format!("PORT={port}");
+    let out = e
+        .docker(&[
+            "build",
+            "--network",
+            "host",
+            "--build-arg",
+            &arg,
+            "-t",
+            &tag,
+            s(&ctx),
+        ])
+        .ok()
+        .out();
+    assert_eq!(scrub(&out), rendezvous_output(port), "{out}");
+    assert_eq!(
+        e.docker(&["run", "--rm", "--network=none", &tag])
+            .ok()
+            .out(),
+        "served\nhello-from-a\n"
+    );
+    e.assert_clean();
+
+    // The berth CLI, plain progress: the same lines (`--no-cache`: the ARG steps of
+    // the first build would be cache hits).
+    let port = free_port();
+    let tag = format!("stages-{port}");
+    let arg = format!("PORT={port}");
+    let out = e
+        .berth(&[
+            "build",
+            "--progress=plain",
+            "--no-cache",
+            "--network=host",
+            "--build-arg",
+            &arg,
+            "-t",
+            &tag,
+            s(&ctx),
+        ])
+        .ok()
+        .out();
+    assert_eq!(scrub(&out), rendezvous_output(port), "{out}");
+    assert_eq!(
+        e.docker(&["run", "--rm", "--network=none", &tag])
+            .ok()
+            .out(),
+        "served\nhello-from-a\n"
+    );
+    e.assert_clean();
+}
+
+#[test]
+fn target_skips_unneeded_stages_and_waits_for_dependencies() {
+    let e = Env::new();
+    let df = "FROM busybox AS base\nRUN echo base > /base.txt\nFROM busybox AS broken\nRUN exit 7\nFROM base AS side\nRUN cat /base.txt && echo side > /side.txt\nFROM busybox AS want\nCOPY --from=base /base.txt /base.txt\nCOPY --from=side /side.txt /side.txt\nCMD [\"cat\", \"/base.txt\", \"/side.txt\"]\nFROM want AS later\nRUN exit 8\n";
+    let ctx = e.ctx("target", df);
+    let out = e
+        .docker(&["build", "--target", "want", "-t", "want", s(&ctx)])
+        .ok()
+        .out();
+    expect_test::expect![[r#"
+        Step 1/8 : FROM busybox AS base
+         ---> <id>
+        Step 2/8 : RUN echo base > /base.txt
+         ---> Running in <id>
+         ---> Removed intermediate container <id>
+         ---> <id>
+        Step 3/8 : FROM base AS side
+         ---> <id>
+        Step 4/8 : RUN cat /base.txt && echo side > /side.txt
+         ---> Running in <id>
+        base
+         ---> Removed intermediate container <id>
+         ---> <id>
+        Step 5/8 : FROM busybox AS want
+         ---> <id>
+        Step 6/8 : COPY --from=base /base.txt /base.txt
+         ---> <id>
+        Step 7/8 : COPY --from=side /side.txt /side.txt
+         ---> <id>
+        Step 8/8 : CMD ["cat", "/base.txt", "/side.txt"]
+         ---> Running in <id>
+         ---> Removed intermediate container <id>
+         ---> <id>
+        Successfully built <id>
+        Successfully tagged want:latest"#]]
+    .assert_eq(&scrub(&out));
+    assert_eq!(
+        e.docker(&["run", "--rm", "--network=none", "want"])
+            .ok()
+            .out(),
+        "base\nside\n"
+    );
+    // A failing stage stops the build with its command and code, the stages after it
+    // are never shown, and nothing is left behind.
+    let f = e.docker(&["build", "--target", "later", s(&ctx)]).fails();
+    assert_eq!(f.code(), 8, "{}", f.err());
+    assert!(
+        f.err()
+            .contains("The command '/bin/sh -c exit 8' returned a non-zero code: 8"),
+        "{}",
+        f.err()
+    );
+    assert!(!f.out().contains("exit 7"), "{}", f.out());
+    e.assert_clean();
+}
