@@ -5,6 +5,8 @@
 #   cold       --no-cache build
 #   no-change  rebuild, nothing changed (every step a cache hit)
 #   one-file   rebuild after changing one small copied file (2 steps re-run)
+#   cli-floor  the docker CLI against a stub engine that reads and discards the
+#              context: the CLI's own walk+tar+send time, a floor every engine shares
 #
 # Needs: hyperfine, busybox-static, a release build (cargo build --release -p berth),
 # root. Optional: dockerd (started here on a private socket/data-root, no bridge, no
@@ -38,6 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== fixtures: busybox rootfs, 50 MB context" >&2
 cp /bin/busybox "$dir/rootfs/bin/busybox"
 for a in $(/bin/busybox --list); do
@@ -105,7 +108,62 @@ for e in "${engines[@]}"; do
         -n "$name one-file" "$(build "$s" "")" >&2
 done
 
+echo "== cli floor: the docker CLI against a stub that discards the context" >&2
+ssock="$dir/sink.sock"
+python3 - "$ssock" <<'PY' 2>"$dir/sink.log" &
+import json, os, socketserver, sys
+from http.server import BaseHTTPRequestHandler
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def reply(self, body, ctype="application/json"):
+        b = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Api-Version", "1.45")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(b)
+    def do_HEAD(self):
+        self.reply("OK", "text/plain")
+    def do_GET(self):
+        if self.path.endswith("/_ping"):
+            return self.reply("OK", "text/plain")
+        self.reply(json.dumps({"ApiVersion": "1.45", "MinAPIVersion": "1.24", "Version": "stub"}))
+    def do_POST(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                while size:
+                    size -= len(self.rfile.read(min(size, 1 << 20)))
+                self.rfile.readline()
+        else:
+            left = int(self.headers.get("Content-Length", "0"))
+            while left:
+                left -= len(self.rfile.read(min(left, 1 << 20)))
+        self.reply(json.dumps({"stream": "sha256:" + "0" * 64 + "\n"}) + "\n")
+
+class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    def get_request(self):
+        r, _ = super().get_request()
+        return r, ("local", 0)
+
+S(sys.argv[1], H).serve_forever()
+PY
+pids+=("$!")
+for _ in $(seq 1 50); do [ -S "$ssock" ] && break; sleep 0.1; done
+hyperfine -N -w 1 -r "$runs" --export-json "$dir/results/stub-floor.json" \
+    -n "stub cli-floor" "$(build "$ssock" "")" >&2
+
 echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| scenario | engine | median (s) |"
 echo "|---|---|---|"
 for f in "$dir"/results/*.json; do

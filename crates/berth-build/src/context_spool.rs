@@ -22,7 +22,7 @@ use std::ffi::OsStr;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use sha2::{Digest as _, Sha256};
 
@@ -46,10 +46,11 @@ pub(crate) struct Entry {
     pub(crate) kind: Kind,
     /// The permission bits the extracted file or directory gets.
     pub(crate) mode: u32,
+    /// The mtime a regular file gets (never part of a key).
+    pub(crate) mtime: Option<u64>,
 }
 
 /// A build context received from a client; see the module docs.
-#[derive(Debug)]
 pub struct SpooledContext {
     /// Where the context is (or will be) extracted.
     dir: PathBuf,
@@ -59,21 +60,40 @@ pub struct SpooledContext {
     index: Option<BTreeMap<Vec<u8>, Entry>>,
     /// The Dockerfile's name, for `.dockerignore` after a lazy extraction.
     dockerfile: Mutex<Option<String>>,
-    extracted: OnceLock<Result<(), String>>,
+    extracted: Mutex<Extracted>,
 }
 
-/// Copies everything read into the spool file and counts it.
+/// What of the context is on disk.
+#[derive(Debug, Default)]
+struct Extracted {
+    /// The whole tar was extracted, and how that went.
+    full: Option<Result<(), String>>,
+    /// Subtrees written from the index (see [`SpooledContext::extract_sources`]).
+    parts: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SpooledContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the index: it has an entry per file of the context.
+        f.debug_struct("SpooledContext")
+            .field("dir", &self.dir)
+            .field("tar", &self.tar)
+            .field("entries", &self.index.as_ref().map(BTreeMap::len))
+            .field("extracted", &self.extracted.lock().ok().map(|g| g.full.clone()))
+            .finish()
+    }
+}
+
+/// Copies everything read into the spool file.
 struct Tee<R, W> {
     inner: R,
     out: W,
-    n: u64,
 }
 
 impl<R: Read, W: Write> Read for Tee<R, W> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let k = self.inner.read(buf)?;
         self.out.write_all(&buf[..k])?;
-        self.n += k as u64;
         Ok(k)
     }
 }
@@ -94,6 +114,10 @@ impl Write for HashWriter<'_> {
 /// link-following to stay exact, so it is dropped instead.
 struct NotPlain;
 
+fn poisoned() -> io::Error {
+    io::Error::other("build context state poisoned by a panic")
+}
+
 fn key_of(parts: &[&OsStr]) -> Vec<u8> {
     let mut k = Vec::new();
     for (i, p) in parts.iter().enumerate() {
@@ -113,7 +137,6 @@ impl SpooledContext {
         let mut tee = Tee {
             inner: r,
             out: BufWriter::with_capacity(256 << 10, file),
-            n: 0,
         };
         let index = index(&mut tee)?;
         // Whatever follows the end blocks is the caller's to drain; the spool holds
@@ -124,7 +147,7 @@ impl SpooledContext {
             tar: tar.to_path_buf(),
             index: None,
             dockerfile: Mutex::new(None),
-            extracted: OnceLock::new(),
+            extracted: Mutex::new(Extracted::default()),
         };
         match index {
             Ok(ix) => Ok(SpooledContext {
@@ -146,18 +169,123 @@ impl SpooledContext {
     /// Extracts the spooled tar into the context dir (once; later calls return the
     /// first result), then applies the daemon's `.dockerignore` share.
     pub fn extract(&self) -> io::Result<()> {
-        self.extracted
-            .get_or_init(|| {
-                let f = std::fs::File::open(&self.tar).map_err(|e| e.to_string())?;
-                extract_context(io::BufReader::with_capacity(256 << 10, f), &self.dir)
-                    .map_err(|e| e.to_string())?;
-                if let Some(name) = self.dockerfile.lock().map(|g| g.clone()).ok().flatten() {
-                    remove_ignored(&self.dir, &name);
-                }
-                Ok(())
-            })
-            .clone()
+        let mut st = self.extracted.lock().map_err(|_| poisoned())?;
+        let res = st.full.get_or_insert_with(|| {
+            let f = std::fs::File::open(&self.tar).map_err(|e| e.to_string())?;
+            extract_context(io::BufReader::with_capacity(256 << 10, f), &self.dir)
+                .map_err(|e| e.to_string())?;
+            if let Some(name) = self.dockerfile.lock().map(|g| g.clone()).ok().flatten() {
+                remove_ignored(&self.dir, &name);
+            }
+            Ok(())
+        });
+        res.clone()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Writes only the subtrees `keys` (index keys, as [`Self::resolve_source`]
+    /// gives them; `""` is everything) and their parent directories, from the index
+    /// and the spool: a COPY of one file out of a large context creates one file.
+    /// The result is what [`Self::extract`] would have put at those paths: the index
+    /// is plain, so every path is a chain of real directories the extraction made.
+    pub(crate) fn extract_sources(&self, keys: &[Vec<u8>]) -> io::Result<()> {
+        let Some(ix) = self.index.as_ref() else {
+            return self.extract();
+        };
+        if keys.iter().any(Vec::is_empty) {
+            return self.extract();
+        }
+        let mut st = self.extracted.lock().map_err(|_| poisoned())?;
+        if let Some(res) = &st.full {
+            return res
+                .clone()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        let mut spool = std::fs::File::open(&self.tar)?;
+        for key in keys {
+            let covered = st.parts.iter().any(|p| {
+                key == p || (key.starts_with(p) && key.get(p.len()) == Some(&b'/'))
+            });
+            if covered {
+                continue;
+            }
+            // The parents first (all plain directories), then the subtree in key
+            // order, which puts every directory before what it holds.
+            let mut todo: Vec<&[u8]> = Vec::new();
+            for (i, b) in key.iter().enumerate() {
+                if *b == b'/' {
+                    todo.push(&key[..i]);
+                }
+            }
+            let mut prefix = key.clone();
+            prefix.push(b'/');
+            let under = ix
+                .range(prefix.clone()..)
+                .map(|(k, _)| k.as_slice())
+                .take_while(|k| k.starts_with(&prefix));
+            todo.push(key);
+            todo.extend(under);
+            for k in todo {
+                if let Some(e) = ix.get(k) {
+                    self.materialize(k, e, &mut spool)?;
+                }
+            }
+            st.parts.push(key.clone());
+        }
+        Ok(())
+    }
+
+    /// Creates one index entry under the context dir, as the extraction does.
+    fn materialize(&self, key: &[u8], e: &Entry, spool: &mut std::fs::File) -> io::Result<()> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let rel = Path::new(OsStr::from_bytes(key));
+        let (parent, name) = match (rel.parent(), rel.file_name()) {
+            (Some(p), Some(n)) => (p, n),
+            _ => return Ok(()),
+        };
+        // The parent resolved inside the context dir (links followed as if it were
+        // `/`): the index holds no symlinked parents, and this keeps it so even if
+        // it did.
+        let target = berth_stdx::rootpath::resolve_in_root(&self.dir, parent)?.join(name);
+        match &e.kind {
+            Kind::Dir => {
+                match std::fs::create_dir(&target) {
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                    other => other?,
+                }
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(e.mode))?;
+            }
+            Kind::File { size, offset, .. } => {
+                let mut f = match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .mode(e.mode)
+                    .open(&target)
+                {
+                    // Written by an earlier subtree (a parent of this key's chain).
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                    other => other?,
+                };
+                spool.seek(SeekFrom::Start(*offset))?;
+                let n = io::copy(&mut Read::by_ref(spool).take(*size), &mut f)?;
+                if n != *size {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "build context spool is truncated",
+                    ));
+                }
+                f.set_permissions(std::fs::Permissions::from_mode(e.mode))?;
+                if let Some(m) = e.mtime {
+                    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(m))?;
+                }
+            }
+            Kind::Symlink(t) => match std::os::unix::fs::symlink(OsStr::from_bytes(t), &target) {
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                other => other?,
+            },
+        }
+        Ok(())
     }
 
     /// The content of a regular file named by `rel` with no symlink on the way, read
@@ -181,7 +309,7 @@ impl SpooledContext {
         if let Ok(mut g) = self.dockerfile.lock() {
             *g = Some(dockerfile_rel.to_string());
         }
-        if self.extracted.get().is_some() {
+        if self.extracted.lock().map(|g| g.full.is_some()).unwrap_or(false) {
             remove_ignored(&self.dir, dockerfile_rel);
         }
         if self.index.is_none() {
@@ -259,6 +387,7 @@ impl SpooledContext {
             let root = Entry {
                 kind: Kind::Dir,
                 mode: 0,
+                mtime: None,
             };
             return Ok(Some((Vec::new(), root)));
         };
@@ -343,6 +472,7 @@ fn index<R: Read, W: Write>(
             tar::EntryType::Directory => Entry {
                 kind: Kind::Dir,
                 mode: mode | 0o700,
+                mtime: None,
             },
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let offset = e.raw_file_position();
@@ -355,6 +485,7 @@ fn index<R: Read, W: Write>(
                         offset,
                     },
                     mode,
+                    mtime: e.header().mtime().ok(),
                 }
             }
             tar::EntryType::Symlink => {
@@ -362,6 +493,7 @@ fn index<R: Read, W: Write>(
                 Entry {
                     kind: Kind::Symlink(link),
                     mode: 0o777,
+                    mtime: None,
                 }
             }
             tar::EntryType::Link => {
@@ -419,6 +551,7 @@ pub(crate) fn sources_digest(ix: &BTreeMap<Vec<u8>, Entry>, names: &[Vec<u8>]) -
     let root = Entry {
         kind: Kind::Dir,
         mode: 0,
+        mtime: None,
     };
     for name in names {
         h.update(b"src");

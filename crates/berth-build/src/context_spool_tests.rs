@@ -183,6 +183,7 @@ fn key(s: &SpooledContext, sources: &[&str], chown: Option<&str>) -> Option<Stri
             chmod: None,
         },
     )
+    .map(|k| k.key)
 }
 
 fn key_of_ctx(src: &Path, sources: &[&str], chown: Option<&str>) -> Option<String> {
@@ -306,4 +307,31 @@ fn a_no_change_rebuild_reads_only_the_index() {
     let df2 = df.replace("--chown=www", "--chown=root");
     let (_, out, _) = build_spooled(&fake, cache.path(), p, &df2);
     assert_eq!(out.matches(" ---> Using cache").count(), 1, "{out}");
+}
+
+#[test]
+fn a_miss_extracts_only_what_the_step_copies() {
+    let src = sample_context();
+    std::fs::create_dir(src.path().join("other")).unwrap();
+    std::fs::write(src.path().join("other/big"), "not needed").unwrap();
+    let (_t, s) = receive(&tar_of(src.path()));
+    let (key, _) = s.resolve_source("d/sub").unwrap().unwrap();
+    s.extract_sources(&[key]).unwrap();
+    let mut got = BTreeMap::new();
+    walk_fs(s.dir(), "", &mut got);
+    let want: BTreeMap<_, _> = index_view(&s)
+        .into_iter()
+        .filter(|(k, _)| k.as_slice() == b"d" || k.starts_with(b"d/sub"))
+        .collect();
+    assert_eq!(got, want);
+    let f = s.dir().join("d/sub/run.sh");
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().mtime(),
+        std::fs::metadata(src.path().join("d/sub/run.sh")).unwrap().mtime()
+    );
+    // The whole tar over a partial extraction gives the full tree.
+    s.extract().unwrap();
+    let mut got = BTreeMap::new();
+    walk_fs(s.dir(), "", &mut got);
+    assert_eq!(got, index_view(&s));
 }

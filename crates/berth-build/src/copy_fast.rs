@@ -22,6 +22,19 @@ use crate::error::Result;
 use crate::instruction::Copy;
 use crate::stage::StageState;
 
+/// A step's key and the index keys of its sources (what a miss must extract).
+pub(crate) struct FastKey {
+    pub(crate) key: String,
+    pub(crate) sources: Vec<Vec<u8>>,
+}
+
+impl FastKey {
+    /// Extracts what the step copies (only that) before the full path runs.
+    pub(crate) fn extract(&self, spool: &SpooledContext) -> std::io::Result<()> {
+        spool.extract_sources(&self.sources)
+    }
+}
+
 /// What a COPY/ADD asks for, expanded.
 pub(crate) struct FastRequest<'a> {
     pub(crate) cmd: &'a str,
@@ -47,7 +60,7 @@ pub(crate) fn fast_key_for(
     heredocs: &[(String, Vec<u8>)],
     dest: &str,
     ex: impl Fn(&str) -> Result<String>,
-) -> Result<Option<String>> {
+) -> Result<Option<FastKey>> {
     let chown = c.chown.as_deref().map(&ex).transpose()?;
     let chmod = c.chmod.as_deref().map(&ex).transpose()?;
     let dest_abs = if dest.starts_with('/') {
@@ -72,7 +85,7 @@ pub(crate) fn fast_key(
     spool: &SpooledContext,
     parent: Option<&Digest>,
     req: &FastRequest<'_>,
-) -> Option<String> {
+) -> Option<FastKey> {
     let ix = spool.index()?;
     let mut names: Vec<Vec<u8>> = Vec::new();
     for s in req.sources {
@@ -112,7 +125,10 @@ pub(crate) fn fast_key(
         req.chown,
         req.chmod,
     );
-    Some(Cache::key(parent, &text))
+    Some(FastKey {
+        key: Cache::key(parent, &text),
+        sources: names,
+    })
 }
 
 /// A wildcard source over the index, as `glob_sources` expands it over the

@@ -95,7 +95,8 @@ pub(crate) fn dispatch(
             }
             let ports = st.config.exposed_ports.get_or_insert_with(Default::default);
             for p in &raw {
-                for port in expose_ports(p).map_err(|e| ParseError::at(node, e))? {
+                // A dispatch-time error: docker's has no "parse error on line".
+                for port in expose_ports(p).map_err(BuildError::Invalid)? {
                     ports.insert(port, Map::new());
                 }
             }
@@ -130,7 +131,8 @@ pub(crate) fn dispatch(
         Instruction::Cmd(c) => {
             let cmd = cmd_argv(st, c);
             st.config.cmd = Some(cmd.clone());
-            st.cmd_set = true;
+            // `CMD []` does not count as set: a later ENTRYPOINT still drops it.
+            st.cmd_set = !matches!(c, CmdLine::Exec(v) if v.is_empty());
             commit_meta(ctx, st, &format!("CMD {}", go_list(&cmd)))
         }
         Instruction::Entrypoint(c) => {
@@ -436,6 +438,11 @@ fn copy_step(
         };
         heredocs.push((h.name.clone(), body.into_bytes()));
     }
+    if kw == "ADD" && sources.iter().any(|s| crate::add_git::is_git_source(s)) {
+        let chown = c.chown.as_ref().map(|s| ex(ctx, st, node, s)).transpose()?;
+        let chmod = c.chmod.as_ref().map(|s| ex(ctx, st, node, s)).transpose()?;
+        return crate::add_git::step(ctx, st, c, &sources, &dest, chown, chmod);
+    }
     // A hit found from the context's index needs no mount and no extracted context.
     let fast_key = match (&c.from, ctx.opts.spool.clone()) {
         (None, Some(sp)) => copy::fast_key_for(&sp, st, c, kw, &sources, &heredocs, &dest, |s| {
@@ -443,13 +450,16 @@ fn copy_step(
         })?,
         _ => None,
     };
-    if let Some(img) = fast_key.as_deref().and_then(|k| ctx.cached(k)) {
+    if let Some(img) = fast_key.as_ref().and_then(|k| ctx.cached(&k.key)) {
         st.id = Some(img.id);
         return Ok(());
     }
     if let (None, Some(sp)) = (&c.from, &ctx.opts.spool) {
-        sp.extract()
-            .map_err(|e| BuildError::io("extract build context", e))?;
+        match &fast_key {
+            Some(k) => k.extract(sp),
+            None => sp.extract(),
+        }
+        .map_err(|e| BuildError::io("extract build context", e))?;
     }
     let from_mount = match &c.from {
         None => None,
@@ -526,7 +536,7 @@ fn copy_step(
             owner,
             chmod,
             &remote,
-            fast_key,
+            fast_key.map(|k| k.key),
             &chown_text,
         )
     });
@@ -537,7 +547,7 @@ fn copy_step(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn copy_commit(
+pub(crate) fn copy_commit(
     ctx: &mut Ctx<'_>,
     st: &mut StageState,
     kw: &str,

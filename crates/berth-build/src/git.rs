@@ -110,7 +110,7 @@ fn git(dir: &Path, args: &[&str], o: GitOptions<'_>) -> Result<String, String> {
     }
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
-            "unable to find 'git': executable file not found in $PATH".to_string()
+            "unable to find 'git': exec: \"git\": executable file not found in $PATH".to_string()
         }
         _ => format!("git: {e}"),
     })?;
@@ -148,8 +148,13 @@ fn git(dir: &Path, args: &[&str], o: GitOptions<'_>) -> Result<String, String> {
 /// Fetches `url` into `root` (an empty directory the caller owns and removes) and
 /// checks it out; returns the context directory (`root` or its subdir).
 pub fn clone(url: &GitUrl, root: &Path, o: GitOptions<'_>) -> Result<PathBuf, String> {
-    git(root, &["init", "-q"], o)
-        .map_err(|e| format!("failed to init repo at {}: {e}", root.display()))?;
+    git(root, &["init", "-q"], o).map_err(|e| {
+        if e.starts_with("unable to find 'git'") {
+            e
+        } else {
+            format!("failed to init repo at {}: {e}", root.display())
+        }
+    })?;
     git(root, &["remote", "add", "origin", "--", &url.remote], o)
         .map_err(|e| format!("failed add origin repo at {}: {e}", url.remote))?;
     fetch(root, &url.reference, o)?;

@@ -61,6 +61,8 @@ pub struct Copy {
     pub chown: Option<String>,
     pub chmod: Option<String>,
     pub link: bool,
+    /// ADD of a git repository keeps its `.git` (`--keep-git-dir=true`).
+    pub keep_git_dir: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -111,6 +113,19 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
     let err = |m: String| ParseError::at(node, m);
     let kw = node.keyword.as_str();
     let flags = Flags::new(node, allowed_flags(kw))?;
+    // Flags only BuildKit implements: the classic builder refuses them, and silently
+    // ignoring one (an ADD --checksum, a COPY --exclude) would build something else.
+    if let Some(f) = node.flags.iter().find(|f| {
+        matches!(
+            (kw, f.name.as_str()),
+            ("RUN", "mount" | "security") | ("COPY", "parents" | "exclude") | ("ADD", "checksum")
+        )
+    }) {
+        return Err(err(format!(
+            "the --{} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled",
+            f.name
+        )));
+    }
     let args = node.args.as_str();
     let need_args = |min: &str| -> Result<(), ParseError> {
         if args.trim().is_empty() && node.heredocs.is_empty() {
@@ -144,11 +159,6 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
         }
         "RUN" => {
             need_args("at least one argument")?;
-            if flags.has("mount") {
-                return Err(err(
-                    "the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled".into(),
-                ));
-            }
             let network = flags.value("network");
             if let Some(n) = &network
                 && !matches!(n.as_str(), "none" | "host" | "default")
@@ -160,6 +170,11 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
                 heredocs: node.heredocs.clone(),
                 network,
             })
+        }
+        // A bare `CMD`/`ENTRYPOINT` sets an empty command, as docker's does.
+        "CMD" if args.trim().is_empty() => Instruction::Cmd(CmdLine::Exec(Vec::new())),
+        "ENTRYPOINT" if args.trim().is_empty() => {
+            Instruction::Entrypoint(CmdLine::Exec(Vec::new()))
         }
         "CMD" => Instruction::Cmd(cmd_line(args)),
         "ENTRYPOINT" => Instruction::Entrypoint(cmd_line(args)),
@@ -184,6 +199,7 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
                 chown: flags.value("chown"),
                 chmod: flags.value("chmod"),
                 link: flags.has("link"),
+                keep_git_dir: flags.has("keep-git-dir"),
             };
             if kw == "ADD" {
                 if c.from.is_some() {
@@ -248,7 +264,10 @@ pub fn parse_instruction(node: &Node, escape: char) -> Result<Instruction, Parse
         "SHELL" => {
             need_args("at least one argument")?;
             match json_array(args) {
-                Some(v) if !v.is_empty() => Instruction::Shell(v),
+                Some(v) if v.is_empty() => {
+                    return Err(err("SHELL requires at least one argument".into()));
+                }
+                Some(v) => Instruction::Shell(v),
                 _ => {
                     return Err(err("SHELL requires the arguments to be in JSON form".into()));
                 }

@@ -13,9 +13,11 @@
 //! Code map: `parser` (text -> nodes), `instruction` (nodes -> typed instructions),
 //! `subst` (words, quotes, `$VAR`), `suggest` ("did you mean"), `dockerignore`,
 //! `context` (context tar in and out), `executor` (stages, steps, output lines),
+//! `schedule` (independent stages concurrently, output in stage order),
 //! `stage` (per-stage state), `dispatch` (one instruction), `copy` (COPY/ADD
 //! sources, checksum, layer), `cache`, `backend` (the trait).
 
+mod add_git;
 mod backend;
 mod cache;
 mod context;

@@ -137,6 +137,15 @@ fn instructions() {
         inst("CMD [\"a\", b]").unwrap(),
         Instruction::Cmd(CmdLine::Shell("[\"a\", b]".into()))
     );
+    // Regression: a bare CMD became `/bin/sh -c ""`; docker sets an empty command.
+    assert_eq!(
+        inst("CMD").unwrap(),
+        Instruction::Cmd(CmdLine::Exec(vec![]))
+    );
+    assert_eq!(
+        inst("ENTRYPOINT  ").unwrap(),
+        Instruction::Entrypoint(CmdLine::Exec(vec![]))
+    );
     assert_eq!(
         inst("ENV A 1 2").unwrap(),
         Instruction::Env(vec![("A".into(), "1 2".into())])
@@ -178,6 +187,22 @@ fn instructions() {
             "dockerfile parse error on line 1: the --mount option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled",
         ),
         (
+            "RUN --security=insecure x",
+            "dockerfile parse error on line 1: the --security option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled",
+        ),
+        (
+            "COPY --exclude=*.md . /a",
+            "dockerfile parse error on line 1: the --exclude option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled",
+        ),
+        (
+            "COPY --parents a/b /c",
+            "dockerfile parse error on line 1: the --parents option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled",
+        ),
+        (
+            "ADD --checksum=sha256:00 http://x/a /a",
+            "dockerfile parse error on line 1: the --checksum option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled",
+        ),
+        (
             "RUN --network=bridge2 x",
             "dockerfile parse error on line 1: unsupported network mode: bridge2",
         ),
@@ -204,6 +229,10 @@ fn instructions() {
         (
             "ENV A=1 B",
             "dockerfile parse error on line 1: Syntax error - can't find = in \"B\". Must be of the form: name=value",
+        ),
+        (
+            "SHELL []",
+            "dockerfile parse error on line 1: SHELL requires at least one argument",
         ),
         (
             "SHELL sh -c",

@@ -165,8 +165,7 @@ pub(crate) fn run_stages(
         first.insert(i, n);
         n += 1 + stages[i].steps.len();
     }
-    let cancels: BTreeMap<usize, Cancel> =
-        order.iter().map(|i| (*i, Cancel::default())).collect();
+    let cancels: BTreeMap<usize, Cancel> = order.iter().map(|i| (*i, Cancel::default())).collect();
     let gone = AtomicBool::new(false);
     let board = Board::default();
     let claims = Claims::default();
@@ -401,7 +400,13 @@ fn from(
     } else if image.eq_ignore_ascii_case("scratch") {
         None
     } else {
-        Some(crate::platform::from_image(ctx, f, &stage.from.node, &image, &lookup)?)
+        Some(crate::platform::from_image(
+            ctx,
+            f,
+            &stage.from.node,
+            &image,
+            &lookup,
+        )?)
     };
     let mut st = StageState::new(base, plan.meta_args.clone());
     let triggers = st.take_onbuild();

@@ -303,7 +303,10 @@ fn the_target_skips_stages_it_does_not_need() {
     o.target = Some("want".into());
     let (r, out) = e.run(&o);
     r.unwrap();
-    assert!(out.contains("Step 6/6 : COPY --from=side /ran /side\n"), "{out}");
+    assert!(
+        out.contains("Step 6/6 : COPY --from=side /ran /side\n"),
+        "{out}"
+    );
     assert!(!out.contains("exit 7") && !out.contains("exit 8"), "{out}");
 }
 

@@ -2,7 +2,9 @@
 //! instructions it expands (ENV, ARG, LABEL, COPY, ADD, WORKDIR, EXPOSE, VOLUME, USER,
 //! STOPSIGNAL, FROM): quotes are removed, the escape character escapes the next
 //! character, `$VAR`, `${VAR}`, `${VAR:-x}`, `${VAR-x}`, `${VAR:+x}`, `${VAR+x}`,
-//! `${VAR:?msg}` and `${VAR?msg}` expand. Single quotes expand nothing.
+//! `${VAR:?msg}`, `${VAR?msg}`, `${VAR#glob}`, `${VAR##glob}`, `${VAR%glob}`,
+//! `${VAR%%glob}`, `${VAR/glob/x}` and `${VAR//glob/x}` expand (docker 28's lexer,
+//! error messages included). Single quotes expand nothing.
 
 /// Looks a variable up.
 pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -65,6 +67,7 @@ pub(crate) fn expand(word: &str, escape: char, lookup: Lookup<'_>) -> Result<Str
         escape,
         lookup,
         depth: 0,
+        raw_escapes: false,
     };
     p.word(None)
 }
@@ -82,6 +85,7 @@ pub(crate) fn expand_heredoc(
         escape,
         lookup,
         depth: 0,
+        raw_escapes: false,
     };
     let mut out = String::new();
     while p.i < chars.len() {
@@ -105,154 +109,252 @@ struct Lexer<'a> {
     i: usize,
     escape: char,
     lookup: Lookup<'a>,
-    /// Open `${...:-word}` levels.
+    /// Open `${...}` levels.
     depth: usize,
+    /// Keep escape characters (the pattern of `${A#p}`, `${A%p}`, `${A/p/r}`).
+    raw_escapes: bool,
+}
+
+fn unsupported(chs: &str) -> String {
+    format!("unsupported modifier ({chs}) in substitution")
 }
 
 impl Lexer<'_> {
-    /// Reads until the end or `stop` (unquoted), returning the processed text.
+    fn peek(&self) -> Option<char> {
+        self.c.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.peek();
+        if c.is_some() {
+            self.i += 1;
+        }
+        c
+    }
+
+    /// Reads until the end or `stop` (unquoted, consumed), returning the processed
+    /// text: docker's `processStopOn`.
     fn word(&mut self, stop: Option<char>) -> Result<String, String> {
         let mut out = String::new();
-        while self.i < self.c.len() {
-            let c = self.c[self.i];
+        while let Some(c) = self.peek() {
             if Some(c) == stop {
+                self.i += 1;
                 return Ok(out);
             }
             self.i += 1;
-            if c == self.escape {
-                match self.c.get(self.i) {
-                    Some(n) => {
-                        out.push(*n);
-                        self.i += 1;
-                    }
-                    None => out.push(c),
-                }
-            } else if c == '\'' {
+            if c == '\'' {
                 let start = self.i;
-                while self.i < self.c.len() && self.c[self.i] != '\'' {
+                while self.peek().is_some_and(|c| c != '\'') {
                     self.i += 1;
                 }
-                if self.i >= self.c.len() {
+                if self.next().is_none() {
                     return Err(
                         "unexpected end of statement while looking for matching single-quote"
                             .into(),
                     );
                 }
-                out.extend(&self.c[start..self.i]);
-                self.i += 1;
+                out.extend(&self.c[start..self.i - 1]);
             } else if c == '"' {
-                loop {
-                    let Some(&d) = self.c.get(self.i) else {
-                        return Err(
-                            "unexpected end of statement while looking for matching double-quote"
-                                .into(),
-                        );
-                    };
-                    self.i += 1;
-                    if d == '"' {
-                        break;
-                    }
-                    if d == self.escape {
-                        match self.c.get(self.i) {
-                            Some(&n) if n == '"' || n == '$' || n == self.escape => {
-                                out.push(n);
-                                self.i += 1;
-                            }
-                            _ => out.push(d),
-                        }
-                    } else if d == '$' {
-                        out.push_str(&self.dollar()?);
-                    } else {
-                        out.push(d);
-                    }
-                }
+                self.double_quoted(&mut out)?;
             } else if c == '$' {
                 out.push_str(&self.dollar()?);
+            } else if c == self.escape {
+                if self.raw_escapes {
+                    out.push(c);
+                }
+                // An escape at the very end is dropped.
+                if let Some(n) = self.next() {
+                    out.push(n);
+                }
             } else {
                 out.push(c);
             }
         }
-        if stop.is_some() {
-            return Err("missing '}'".into());
+        match stop {
+            Some(s) => Err(format!(
+                "unexpected end of statement while looking for matching {s}"
+            )),
+            None => Ok(out),
         }
-        Ok(out)
     }
 
-    /// After a `$`.
-    fn dollar(&mut self) -> Result<String, String> {
-        match self.c.get(self.i) {
-            Some('{') => {
-                self.i += 1;
-                let name = self.name();
-                if name.is_empty() {
-                    return Err("bad substitution".into());
+    /// After an opening `"`: the escape character escapes only `"`, `$` and itself.
+    fn double_quoted(&mut self, out: &mut String) -> Result<(), String> {
+        loop {
+            match self.peek() {
+                None => {
+                    return Err(
+                        "unexpected end of statement while looking for matching double-quote"
+                            .into(),
+                    );
                 }
-                let value = (self.lookup)(&name);
-                match self.c.get(self.i).copied() {
-                    Some('}') => {
-                        self.i += 1;
-                        Ok(value.unwrap_or_default())
-                    }
-                    Some(op @ (':' | '-' | '+' | '?')) => {
-                        let colon = op == ':';
-                        if colon {
-                            self.i += 1;
+                Some('"') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                Some('$') => {
+                    self.i += 1;
+                    out.push_str(&self.dollar()?);
+                }
+                Some(mut ch) => {
+                    self.i += 1;
+                    if ch == self.escape {
+                        if self.raw_escapes {
+                            out.push(ch);
                         }
-                        let Some(&kind) = self.c.get(self.i) else {
-                            return Err("missing '}'".into());
-                        };
-                        if !matches!(kind, '-' | '+' | '?') {
-                            return Err(format!("unsupported modifier ({kind}) in substitution"));
-                        }
-                        self.i += 1;
-                        if self.depth >= MAX_NESTING {
-                            return Err("substitution nested too deeply".into());
-                        }
-                        self.depth += 1;
-                        let word = self.word(Some('}'));
-                        self.depth -= 1;
-                        let word = word?;
-                        self.i += 1;
-                        let set = match &value {
-                            Some(v) => !colon || !v.is_empty(),
-                            None => false,
-                        };
-                        match kind {
-                            '-' => Ok(if set { value.unwrap_or_default() } else { word }),
-                            '+' => Ok(if set { word } else { String::new() }),
-                            _ => {
-                                if set {
-                                    Ok(value.unwrap_or_default())
-                                } else if word.is_empty() {
-                                    Err(format!("{name}: is not allowed to be unset"))
-                                } else {
-                                    Err(format!("{name}: {word}"))
-                                }
+                        match self.peek() {
+                            None => continue,
+                            Some(n) if n == '"' || n == '$' || n == self.escape => {
+                                ch = n;
+                                self.i += 1;
                             }
+                            Some(_) => {}
                         }
                     }
-                    Some(other) => Err(format!("unsupported modifier ({other}) in substitution")),
-                    None => Err("missing '}'".into()),
+                    out.push(ch);
                 }
             }
-            Some(c) if c.is_ascii_alphanumeric() || *c == '_' => {
-                let name = self.name();
-                Ok((self.lookup)(&name).unwrap_or_default())
-            }
-            _ => Ok("$".into()),
         }
     }
 
+    /// A nested word (`${A:-word}`), depth-limited.
+    fn nested(&mut self, stop: char, raw_escapes: bool) -> Result<String, String> {
+        if self.depth >= MAX_NESTING {
+            return Err("substitution nested too deeply".into());
+        }
+        self.depth += 1;
+        let saved = std::mem::replace(&mut self.raw_escapes, raw_escapes);
+        let w = self.word(Some(stop));
+        self.raw_escapes = saved;
+        self.depth -= 1;
+        w.map_err(|e| {
+            if self.peek().is_none() && e.starts_with("unexpected end of statement") {
+                match stop {
+                    '}' => "syntax error: missing '}'".to_string(),
+                    _ => format!("syntax error: missing '{stop}' in ${{}}"),
+                }
+            } else {
+                e
+            }
+        })
+    }
+
+    /// After a `$`: docker's `processDollar`.
+    fn dollar(&mut self) -> Result<String, String> {
+        if self.peek() != Some('{') {
+            let name = self.name();
+            if name.is_empty() {
+                return Ok("$".into());
+            }
+            return Ok((self.lookup)(&name).unwrap_or_default());
+        }
+        self.i += 1;
+        match self.peek() {
+            None => return Err("syntax error: missing '}'".into()),
+            Some('{' | '}' | ':') => return Err("syntax error: bad substitution".into()),
+            Some(_) => {}
+        }
+        let name = self.name();
+        // Go's string(EOF) is U+FFFD, what its message shows for `${A`.
+        let show = |c: Option<char>| c.unwrap_or('\u{fffd}');
+        let first = self.next();
+        let mut chs = show(first).to_string();
+        let value = (self.lookup)(&name);
+        let mut op = first;
+        let mut null_is_unset = false;
+        match first {
+            Some('}') => return Ok(value.unwrap_or_default()),
+            Some('/') => return self.replace(value),
+            Some(':') => {
+                null_is_unset = true;
+                op = self.next();
+                chs.push(show(op));
+            }
+            Some('+' | '-' | '?' | '#' | '%') => {}
+            _ => return Err(unsupported(&chs)),
+        }
+        let raw = matches!(op, Some('#' | '%'));
+        if null_is_unset && raw {
+            return Err(unsupported(&chs));
+        }
+        let word = self.nested('}', raw)?;
+        let set = |v: &Option<String>| v.is_some() && !(null_is_unset && v.as_deref() == Some(""));
+        match op {
+            Some('-') => Ok(if set(&value) {
+                value.unwrap_or_default()
+            } else {
+                word
+            }),
+            Some('+') => Ok(if set(&value) { word } else { String::new() }),
+            Some('?') => match value {
+                None => Err(format!(
+                    "{name}: {}",
+                    if word.is_empty() {
+                        "is not allowed to be unset"
+                    } else {
+                        &word
+                    }
+                )),
+                Some(v) if null_is_unset && v.is_empty() => Err(format!(
+                    "{name}: {}",
+                    if word.is_empty() {
+                        "is not allowed to be empty"
+                    } else {
+                        &word
+                    }
+                )),
+                Some(v) => Ok(v),
+            },
+            Some(k @ ('#' | '%')) => {
+                let (greedy, pat) = match word.strip_prefix(k) {
+                    Some(rest) => (true, rest),
+                    None => (false, word.as_str()),
+                };
+                let value = value.unwrap_or_default();
+                if k == '#' {
+                    glob::trim_prefix(pat, &value, greedy)
+                } else {
+                    glob::trim_suffix(pat, &value, greedy)
+                }
+            }
+            _ => Err(unsupported(&chs)),
+        }
+    }
+
+    /// `${A/pattern/replacement}` and `${A//pattern/replacement}` (all matches).
+    fn replace(&mut self, value: Option<String>) -> Result<String, String> {
+        let all = self.peek() == Some('/');
+        if all {
+            self.i += 1;
+        }
+        let pattern = self.nested('/', true)?;
+        let replacement = self.nested('}', true)?;
+        glob::replace(&pattern, &value.unwrap_or_default(), &replacement, all)
+    }
+
+    /// A variable name: a run of digits, one special parameter (`$-`, `$@`, ...), or
+    /// letters, digits and `_`.
     fn name(&mut self) -> String {
         let start = self.i;
-        while self.i < self.c.len()
-            && (self.c[self.i].is_ascii_alphanumeric() || self.c[self.i] == '_')
-        {
-            self.i += 1;
+        match self.peek() {
+            Some(c) if c.is_numeric() => {
+                while self.peek().is_some_and(char::is_numeric) {
+                    self.i += 1;
+                }
+            }
+            Some('@' | '*' | '#' | '?' | '-' | '$' | '!') => self.i += 1,
+            _ => {
+                while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    self.i += 1;
+                }
+            }
         }
         self.c[start..self.i].iter().collect()
     }
 }
+
+#[path = "subst_glob.rs"]
+mod glob;
 
 #[cfg(test)]
 mod tests {
@@ -263,6 +365,7 @@ mod tests {
             "A" => Some("a".into()),
             "E" => Some(String::new()),
             "SP" => Some("x y".into()),
+            "P" => Some("a/b/c.tgz".into()),
             _ => None,
         }
     }
@@ -286,9 +389,32 @@ mod tests {
             ("\"\\$A\"", Ok("$A")),
             ("a\\ b", Ok("a b")),
             ("$", Ok("$")),
-            ("$-", Ok("$-")),
+            ("$-x", Ok("x")),
+            ("$1a", Ok("a")),
+            ("$ a", Ok("$ a")),
+            ("a\\", Ok("a")),
             ("${U:?must be set}", Err("U: must be set")),
-            ("${A", Err("missing '}'")),
+            ("${E:?}", Err("E: is not allowed to be empty")),
+            ("${E?}", Ok("")),
+            ("${U?}", Err("U: is not allowed to be unset")),
+            (
+                "${A",
+                Err("unsupported modifier (\u{fffd}) in substitution"),
+            ),
+            ("${A:-x", Err("syntax error: missing '}'")),
+            ("${", Err("syntax error: missing '}'")),
+            ("${:x}", Err("syntax error: bad substitution")),
+            ("${A:#x}", Err("unsupported modifier (:#) in substitution")),
+            ("${A:x}", Err("unsupported modifier (:x) in substitution")),
+            ("${P#*/}", Ok("b/c.tgz")),
+            ("${P##*/}", Ok("c.tgz")),
+            ("${P%.*}", Ok("a/b/c")),
+            ("${P%%/*}", Ok("a")),
+            ("${P/\\//-}", Ok("a-b/c.tgz")),
+            ("${P//\\//-}", Ok("a-b-c.tgz")),
+            ("${P//[/x}", Ok("a/b/c.tgz")),
+            ("${P/b", Err("syntax error: missing '/' in ${}")),
+            ("${U#x}", Ok("")),
             (
                 "'x",
                 Err("unexpected end of statement while looking for matching single-quote"),
@@ -297,8 +423,8 @@ mod tests {
                 "\"x",
                 Err("unexpected end of statement while looking for matching double-quote"),
             ),
-            ("${}", Err("bad substitution")),
-            ("${A/x}", Err("unsupported modifier (/) in substitution")),
+            ("${}", Err("syntax error: bad substitution")),
+            ("${A^x}", Err("unsupported modifier (^) in substitution")),
         ];
         for (input, want) in cases {
             let got = expand(input, '\\', &env);

@@ -83,8 +83,8 @@ fn encode(s: &str) -> String {
 const DF: &str = "FROM busybox\nCOPY . /ctx\nCMD [\"cat\", \"/ctx/version\"]\n";
 
 /// A repo with `master` at version 2 (tag `v1` at version 1), a `dev` branch
-/// whose `sub/` has its own Dockerfile; returns (server, url, commit of v1).
-fn sample_repo(d: &TestDaemon) -> (GitServer, String, String) {
+/// whose `sub/` has its own Dockerfile; returns (server, url, commit of v1, repo).
+fn sample_repo(d: &TestDaemon) -> (GitServer, String, String, Repo) {
     let repo = Repo::init(&d.scratch().join("src"));
     repo.write("Dockerfile", DF);
     repo.write("version", "1\n");
@@ -103,13 +103,13 @@ fn sample_repo(d: &TestDaemon) -> (GitServer, String, String) {
     repo.git(&["checkout", "-q", "master"]);
     let server = GitServer::start(&repo.publish(&d.scratch().join("srv"), "app.git"));
     let url = server.url("/app.git");
-    (server, url, v1)
+    (server, url, v1, repo)
 }
 
 #[test]
 fn git_contexts_with_refs_and_subdirs_through_both_clis_and_the_api() {
     let e = Env::new();
-    let (_srv, url, v1) = sample_repo(&e.d);
+    let (_srv, url, v1, _) = sample_repo(&e.d);
 
     // The docker CLI clones the repo itself (default ref: master) and sends a tar,
     // `.git` included.
@@ -153,6 +153,29 @@ fn git_contexts_with_refs_and_subdirs_through_both_clis_and_the_api() {
         "from the subdir\n"
     );
 
+    // In a git context `-f` is relative to the context.
+    for o in [
+        e.docker(&[
+            "build",
+            "-t",
+            "f:dev",
+            "-f",
+            "sub/Dockerfile",
+            &format!("{url}#dev"),
+        ]),
+        e.berth(&[
+            "build",
+            "-t",
+            "f:dev",
+            "-f",
+            "sub/Dockerfile",
+            &format!("{url}#dev"),
+        ]),
+    ] {
+        o.ok();
+        assert_eq!(e.run("f:dev", "cat /sub/version"), "2\n");
+    }
+
     // An API client passes `remote=`: the daemon clones.
     let (status, body) = e.api_build(&format!("{url}#dev:sub"), "api:sub");
     assert_eq!(status, 200, "{body}");
@@ -170,7 +193,7 @@ fn git_contexts_with_refs_and_subdirs_through_both_clis_and_the_api() {
 #[test]
 fn bad_refs_subdirs_and_unreachable_repos_fail_like_docker() {
     let e = Env::new();
-    let (_srv, url, _) = sample_repo(&e.d);
+    let (_srv, url, _, _) = sample_repo(&e.d);
     let prefix =
         "unable to prepare context: unable to 'git clone' to temporary context directory: ";
     let cases = [
@@ -208,6 +231,15 @@ fn bad_refs_subdirs_and_unreachable_repos_fail_like_docker() {
             assert!(err.contains(want), "{u}: {err}");
         }
     }
+    // No git binary: docker's message.
+    let o = e
+        .berth(&["build", &url])
+        .env("PATH", "/nonexistent")
+        .fails();
+    assert_eq!(
+        o.err().trim(),
+        "unable to prepare context: unable to find 'git': exec: \"git\": executable file not found in $PATH"
+    );
     // An unreachable server.
     let dead = "http://127.0.0.1:9/x.git";
     let o = e.berth(&["build", dead]).fails();
@@ -281,6 +313,34 @@ fn hostile_repositories_never_leak_host_files() {
     assert!(o.err().contains("etc-link/hostname"), "{}", o.err());
     let (_, body) = e.api_build(&up, "x");
     assert!(body.contains("etc-link/hostname"), "{body}");
+    // A submodule on the host's filesystem is never fetched (`file://` is refused).
+    let secret = Repo::init(&e.d.scratch().join("secret"));
+    secret.write("token", "host secret\n");
+    secret.commit("secret");
+    repo.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        secret.0.to_str().unwrap(),
+        "mod",
+    ]);
+    repo.commit("submodule");
+    std::fs::remove_dir_all(e.d.scratch().join("srv/evil.git")).unwrap();
+    repo.publish(&e.d.scratch().join("srv"), "evil.git");
+    let o = e.berth(&["build", &url]).fails();
+    assert!(
+        o.err().contains("error initializing submodules") && o.err().contains("'file' not allowed"),
+        "{}",
+        o.err()
+    );
+    let (status, body) = e.api_build(&url, "x");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("'file' not allowed"), "{body}");
+    repo.git(&["rm", "-q", "-f", "mod"]);
+    repo.commit("no submodule");
+
     // Links are copied as links, never followed.
     repo.write("Dockerfile", "FROM busybox\nCOPY . /ctx\n");
     repo.commit("plain");
@@ -355,7 +415,7 @@ fn platform_picks_what_from_pulls_and_sets_the_automatic_args() {
     std::fs::write(
         ctx.join("Dockerfile"),
         format!(
-            "ARG TARGETARCH\nFROM {multi} AS base-$TARGETARCH\nARG TARGETPLATFORM\nARG TARGETOS\nARG TARGETARCH\nARG TARGETVARIANT\nRUN echo \"$TARGETPLATFORM $TARGETOS $TARGETARCH $TARGETVARIANT. $BUILDARCH.\" > /p\n"
+            "ARG TARGETARCH\nFROM --platform=linux/$TARGETARCH {multi}\nARG TARGETPLATFORM\nARG TARGETOS\nARG TARGETARCH\nARG TARGETVARIANT\nRUN echo \"$TARGETPLATFORM $TARGETOS $TARGETARCH $TARGETVARIANT. $BUILDARCH.\" > /p\n"
         ),
     )
     .unwrap();
@@ -456,4 +516,129 @@ fn from_pulls_with_the_clients_registry_login() {
     }
     assert_eq!(e.docker(&["images", "-q", &img]).ok().out(), "");
     e.assert_clean();
+}
+
+#[test]
+fn add_of_a_git_repository_is_cached_by_its_commit() {
+    let e = Env::new();
+    let (_srv, url, _, repo) = sample_repo(&e.d);
+    let ctx = e.d.scratch().join("addgit");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM busybox\nADD {url}#v1 /src\nADD {url}#dev:sub /sub\nADD --keep-git-dir=true {url}#dev /withgit\nRUN cat /src/version /sub/inner\n"
+        ),
+    )
+    .unwrap();
+    let c = ctx.to_str().unwrap();
+    let out = e.docker(&["build", "-t", "addgit", c]).ok().out();
+    assert!(out.contains("1\nfrom the subdir\n"), "{out}");
+    assert_eq!(
+        e.run(
+            "addgit",
+            "test -e /src/.git || echo no-git; test -d /withgit/.git && echo git; cat /withgit/version"
+        ),
+        "no-git\ngit\n2\n"
+    );
+
+    // Unchanged refs: every ADD is a cache hit, with no clone.
+    let out = e
+        .berth(&["build", "--progress=plain", "-t", "addgit", c])
+        .ok()
+        .out();
+    assert_eq!(out.matches(" ---> Using cache\n").count(), 4, "{out}");
+
+    // A new commit on `dev`: the steps naming `dev` miss, `v1` still hits.
+    repo.git(&["checkout", "-q", "dev"]);
+    repo.write("sub/inner", "changed\n");
+    repo.commit("dev2");
+    let srv = e.d.scratch().join("srv");
+    std::fs::remove_dir_all(srv.join("app.git")).unwrap();
+    repo.publish(&srv, "app.git");
+    let out = e.docker(&["build", "-t", "addgit", c]).ok().out();
+    assert_eq!(out.matches(" ---> Using cache\n").count(), 1, "{out}");
+    assert!(out.contains("1\nchanged\n"), "{out}");
+
+    // A bad ref: one line naming the ref, exit 1.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM busybox\nADD {url}#nope /x\n"),
+    )
+    .unwrap();
+    for o in [
+        e.docker(&["build", c]).fails(),
+        e.berth(&["build", c]).fails(),
+    ] {
+        assert_eq!(o.code, Some(1));
+        assert!(
+            o.err().contains("couldn't find remote ref nope"),
+            "{}",
+            o.err()
+        );
+    }
+    e.assert_clean();
+}
+
+/// Pids of processes whose command line mentions `needle`.
+fn procs_with(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn a_client_that_goes_away_stops_the_clone() {
+    use std::io::Write;
+    let e = Env::new();
+    // A listener that never accepts: connections wait in its backlog, and git on them.
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/stuck.git", hang.local_addr().unwrap());
+    let mut s = std::os::unix::net::UnixStream::connect(e.d.socket()).unwrap();
+    let req = format!(
+        "POST /build?remote={} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        encode(&url)
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    // git runs (and waits on the server) ...
+    let port = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let needle = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while procs_with(&needle).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "git never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ... until the client goes away: git is killed, the scratch dir removed.
+    drop(s);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !procs_with(&needle).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "git still runs: {:?}",
+            procs_with(&needle)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tmp = e.d.data_root().join("builder/tmp");
+    while std::fs::read_dir(&tmp).map(|r| r.count()).unwrap_or(0) > 0 {
+        assert!(std::time::Instant::now() < deadline, "build dir left");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    e.assert_clean();
+    drop(hang);
 }

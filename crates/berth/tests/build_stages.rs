@@ -104,7 +104,7 @@ ARG PORT
 RUN timeout 60 nc -l -p $PORT -e echo hello-from-a && echo served > /a.txt && echo "a served"
 FROM busybox AS b
 ARG PORT=0
-RUN i=0; until got=$(nc 127.0.0.1 $PORT </dev/null) && [ -n "$got" ]; do i=$((i+1)); [ $i -lt 600 ] || exit 9; sleep 0.1; done; echo "$got" > /b.txt; echo "b got $got"
+RUN i=0; until got=$(nc 127.0.0.1 $PORT </dev/null 2>/dev/null) && [ -n "$got" ]; do i=$((i+1)); [ $i -lt 600 ] || exit 9; sleep 0.1; done; echo "$got" > /b.txt; echo "b got $got"
 FROM busybox AS broken
 RUN exit 7
 FROM busybox
@@ -132,7 +132,7 @@ Step 5/10 : ARG PORT=0
  ---> Running in <id>
  ---> Removed intermediate container <id>
  ---> <id>
-Step 6/10 : RUN i=0; until got=$(nc 127.0.0.1 $PORT </dev/null) && [ -n "$got" ]; do i=$((i+1)); [ $i -lt 600 ] || exit 9; sleep 0.1; done; echo "$got" > /b.txt; echo "b got $got"
+Step 6/10 : RUN i=0; until got=$(nc 127.0.0.1 $PORT </dev/null 2>/dev/null) && [ -n "$got" ]; do i=$((i+1)); [ $i -lt 600 ] || exit 9; sleep 0.1; done; echo "$got" > /b.txt; echo "b got $got"
  ---> Running in <id>
 b got hello-from-a
  ---> Removed intermediate container <id>
@@ -256,7 +256,7 @@ fn target_skips_unneeded_stages_and_waits_for_dependencies() {
     // A failing stage stops the build with its command and code, the stages after it
     // are never shown, and nothing is left behind.
     let f = e.docker(&["build", "--target", "later", s(&ctx)]).fails();
-    assert_eq!(f.code(), 8, "{}", f.err());
+    assert_eq!(f.code, Some(8), "{}", f.err());
     assert!(
         f.err()
             .contains("The command '/bin/sh -c exit 8' returned a non-zero code: 8"),
@@ -264,5 +264,104 @@ fn target_skips_unneeded_stages_and_waits_for_dependencies() {
         f.err()
     );
     assert!(!f.out().contains("exit 7"), "{}", f.out());
+    e.assert_clean();
+}
+
+/// Two stages FROM the same image that is only in a registry: it is pulled once
+/// (the second stage waits for the first one's pull), and both stages build on it.
+#[test]
+fn stages_from_the_same_missing_image_pull_it_once() {
+    let e = Env::new();
+    let reg = TestRegistry::start(env!("CARGO_BIN_EXE_berth"), &[]);
+    let base = format!("{}/stages/busybox:1", reg.host);
+    e.docker(&["tag", "busybox", &base]).ok();
+    e.docker(&["push", &base]).ok();
+    e.docker(&["rmi", &base]).ok();
+    let since = chrono::Utc::now().timestamp().to_string();
+    let df = format!(
+        "FROM {base} AS one\nRUN echo one > /one\nFROM {base} AS two\nRUN echo two > /two\nFROM busybox\nCOPY --from=one /one /one\nCOPY --from=two /two /two\nCMD [\"cat\", \"/one\", \"/two\"]\n"
+    );
+    let ctx = e.ctx("pull-once", &df);
+    e.docker(&["build", "-t", "pulled-once", s(&ctx)]).ok();
+    assert_eq!(
+        e.docker(&["run", "--rm", "--network=none", "pulled-once"])
+            .ok()
+            .out(),
+        "one\ntwo\n"
+    );
+    let until = (chrono::Utc::now().timestamp() + 1).to_string();
+    let pulls = e
+        .docker(&[
+            "events",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--filter",
+            "type=image",
+            "--filter",
+            "event=pull",
+            "--format",
+            "{{.Actor.ID}}",
+        ])
+        .ok()
+        .lines();
+    assert_eq!(pulls, vec![base.clone()], "{pulls:?}");
+    e.assert_clean();
+}
+
+/// A client that goes away while two stages run cancels both: their containers are
+/// killed and removed, and the build's scratch dir goes.
+#[test]
+fn a_client_that_goes_away_cancels_every_stage() {
+    let e = Env::new();
+    let ctx = e.ctx(
+        "cancel-stages",
+        "FROM busybox AS a\nRUN echo started-a && sleep 60\nFROM busybox AS b\nRUN echo started-b && sleep 60\nFROM busybox\nCOPY --from=a /bin/sh /a\nCOPY --from=b /bin/sh /b\n",
+    );
+    let mut child = std::process::Command::new("docker")
+        .args(["-H", &e.d.host(), "build", s(&ctx)])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("\nstarted-a\n") {
+        use std::io::Read;
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "the build ended early:\n{seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // Stage b's output is held back behind a's, but its container runs.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while e.docker(&["ps", "-q"]).ok().lines().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stage b never ran while stage a ran"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!seen.contains("started-b"), "{seen}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(out);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = e.docker(&["ps", "-aq"]).ok().out();
+        let tmp_left = std::fs::read_dir(e.d.data_root().join("builder/tmp"))
+            .map(|r| r.count())
+            .unwrap_or(0);
+        if left.is_empty() && tmp_left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build was not cleaned up: containers {left:?}, {tmp_left} scratch dirs"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     e.assert_clean();
 }

@@ -10,143 +10,18 @@
 //! images chapter.
 
 mod common;
+#[path = "notes_build_support/mod.rs"]
+mod nb;
 #[path = "notes_support/mod.rs"]
 mod notes_support;
 #[path = "network_support/mod.rs"]
 mod support;
 
 use common::*;
+use nb::*;
 use notes_support::inspect;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-struct Env {
-    d: TestDaemon,
-}
-
-impl Env {
-    fn new() -> Env {
-        let d = daemon();
-        import_busybox(&d, "busybox");
-        Env { d }
-    }
-    fn docker(&self, args: &[&str]) -> Cmd {
-        self.d
-            .docker(args)
-            .env("DOCKER_BUILDKIT", "0")
-            .timeout(Duration::from_secs(120))
-    }
-    fn berth(&self, args: &[&str]) -> Cmd {
-        self.d.berth(args).timeout(Duration::from_secs(120))
-    }
-    /// A context directory with `files` (path, content).
-    fn ctx(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
-        let dir = self.d.scratch().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (p, body) in files {
-            let f = dir.join(p);
-            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-            std::fs::write(f, body).unwrap();
-        }
-        dir
-    }
-    /// `docker build -t <tag> .` in a context made of `files`.
-    fn build(&self, tag: &str, files: &[(&str, &str)]) -> String {
-        let dir = self.ctx(tag, files);
-        self.docker(&["build", "-t", tag, "."])
-            .current_dir(&dir)
-            .ok()
-            .out()
-    }
-    /// A shell line (in the scratch dir) with `docker` the real CLI, classic builder.
-    fn sh(&self, line: &str) -> Output {
-        Cmd::new("sh")
-            .args([
-                "-c",
-                &format!("docker() {{ {DOCKER_CLI} \"$@\"; }}; {line}"),
-            ])
-            .env("DOCKER_HOST", self.d.host())
-            .env("DOCKER_CONFIG", self.d.dir().join("docker-config"))
-            .env("DOCKER_BUILDKIT", "0")
-            .current_dir(self.d.scratch())
-            .timeout(Duration::from_secs(120))
-            .run()
-    }
-    fn run(&self, args: &[&str]) -> String {
-        let mut v = vec!["run", "--rm"];
-        v.extend_from_slice(args);
-        self.docker(&v).ok().out()
-    }
-    fn config(&self, image: &str) -> Value {
-        inspect(&self.d, image)["Config"].clone()
-    }
-    /// `docker history --no-trunc --format {{json .CreatedBy}}`, newest first (JSON
-    /// so a heredoc's lines stay one entry).
-    fn history(&self, image: &str) -> Vec<String> {
-        let args = [
-            "history",
-            "--no-trunc",
-            "--format",
-            "{{json .CreatedBy}}",
-            image,
-        ];
-        let lines = self.docker(&args).ok().lines();
-        lines
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-            .collect()
-    }
-    fn assert_clean(&self) {
-        let ps = self.docker(&["ps", "-aq"]).ok().out();
-        assert_eq!(ps, "", "leftover containers");
-        let vols = self.docker(&["volume", "ls", "-q"]).ok().out();
-        assert_eq!(vols, "", "leftover volumes");
-        let root = self.d.data_root().display().to_string();
-        let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(&root))
-            .map(str::to_string)
-            .collect();
-        assert!(mounts.is_empty(), "leftover mounts: {mounts:?}");
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let ids = self.d.docker(["ps", "-aq"]).run().lines();
-        if !ids.is_empty() {
-            self.d.docker(["rm", "-f", "-v"]).args(ids).run();
-        }
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn tar_gz(dir: &Path, out: &Path) {
-    let st = std::process::Command::new("tar")
-        .arg("-czf")
-        .arg(out)
-        .arg("-C")
-        .arg(dir)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
-/// The host port `docker port <c> <port>` names for 0.0.0.0.
-fn published(e: &Env, c: &str, port: &str) -> u16 {
-    let out = e.docker(&["port", c, port]).ok().out();
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("0.0.0.0:"))
-        .unwrap_or_else(|| panic!("no 0.0.0.0 mapping for {port} in {out:?}"));
-    line.rsplit(':').next().unwrap().parse().unwrap()
-}
 
 /// The stand-in for the Hub's nginx: busybox httpd serving /usr/share/nginx/html on 80.
 const NGINX: &str = "FROM busybox\nRUN mkdir -p /usr/share/nginx/html\nEXPOSE 80\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/usr/share/nginx/html\"]\n";
@@ -473,6 +348,20 @@ fn cmd_and_entrypoint() {
     );
     assert_eq!(e.config("ep-only")["Cmd"], Value::Null);
     assert_eq!(e.run(&["ep-only"]), "only\n");
+    // Regression: `CMD []` counted as a CMD of the stage and survived ENTRYPOINT.
+    e.build(
+        "ep-empty",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nCMD []\nENTRYPOINT [\"echo\", \"e\"]\nMAINTAINER me <me@example.com>\n",
+        )],
+    );
+    assert_eq!(e.config("ep-empty")["Cmd"], Value::Null);
+    assert_eq!(inspect(&e.d, "ep-empty")["Author"], "me <me@example.com>");
+    assert_eq!(
+        e.history("ep-empty")[0],
+        "/bin/sh -c #(nop)  MAINTAINER me <me@example.com>"
+    );
     e.build(
         "ep-shell",
         &[("Dockerfile", "FROM busybox\nENTRYPOINT echo shell-ep\n")],

@@ -13,6 +13,17 @@ use berth_stdx::Digest;
 
 use super::Builder;
 
+#[path = "single_flight.rs"]
+mod single_flight;
+
+/// Stages (and builds) starting FROM the same missing image pull it once.
+static PULLS: single_flight::SingleFlight = single_flight::SingleFlight::new();
+
+/// The key `PULLS` serialises a FROM on: the normalised name.
+fn pull_key(name: &str) -> String {
+    Reference::parse(name).map_or_else(|_| name.to_string(), |r| r.to_string())
+}
+
 pub(crate) struct DaemonBackend<'a> {
     pub(crate) b: &'a Builder,
     pub(crate) rt: tokio::runtime::Handle,
@@ -76,7 +87,9 @@ impl BuildBackend for DaemonBackend<'_> {
     /// FROM's base image: pulled when it is not here (docker's classic builder does the
     /// same) or when the build asked for `--pull`, with the build's registry auth.
     fn image(&self, name: &str, pull: bool) -> berth_build::Result<BaseImage> {
-        super::from::base_image(self, name, pull, None)
+        PULLS.run(&pull_key(name), || {
+            super::from::base_image(self, name, pull, None)
+        })
     }
 
     fn image_for(
@@ -85,7 +98,9 @@ impl BuildBackend for DaemonBackend<'_> {
         pull: bool,
         platform: &berth_build::Platform,
     ) -> berth_build::Result<BaseImage> {
-        super::from::base_image(self, name, pull, Some(platform))
+        PULLS.run(&pull_key(name), || {
+            super::from::base_image(self, name, pull, Some(platform))
+        })
     }
 
     fn image_by_id(&self, id: &Digest) -> Option<BaseImage> {

@@ -125,6 +125,9 @@ enum Source {
 /// checkout dir and the context dir inside it.
 fn git_context(url: &str) -> Result<(tempdir::Dir, PathBuf)> {
     let wrap = |e: String| {
+        if e.starts_with("unable to find 'git'") {
+            return fail(format!("unable to prepare context: {e}"));
+        }
         fail(format!(
             "unable to prepare context: unable to 'git clone' to temporary context directory: {e}"
         ))
