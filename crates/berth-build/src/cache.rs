@@ -4,8 +4,11 @@
 //!
 //! A key is the sha256 of the parent image id, the step's text after substitution
 //! (with the build args in effect for RUN) and, for COPY/ADD, the checksum of what is
-//! copied (bytes, modes, owners, names, never mtimes). A hit is trusted only while
-//! the image it names still exists.
+//! copied (bytes, modes, owners, names, never mtimes). A COPY/ADD from a spooled
+//! context is keyed from the context's index instead (`copy_fast`: the same inputs,
+//! with the destination and `--chown` as written, which the parent id pins), so a
+//! hit needs neither the image mounted nor the context extracted. A hit is trusted
+//! only while the image it names still exists.
 
 use std::path::{Path, PathBuf};
 

@@ -79,7 +79,10 @@ impl std::fmt::Debug for SpooledContext {
             .field("dir", &self.dir)
             .field("tar", &self.tar)
             .field("entries", &self.index.as_ref().map(BTreeMap::len))
-            .field("extracted", &self.extracted.lock().ok().map(|g| g.full.clone()))
+            .field(
+                "extracted",
+                &self.extracted.lock().ok().map(|g| g.full.clone()),
+            )
             .finish()
     }
 }
@@ -203,9 +206,10 @@ impl SpooledContext {
         }
         let mut spool = std::fs::File::open(&self.tar)?;
         for key in keys {
-            let covered = st.parts.iter().any(|p| {
-                key == p || (key.starts_with(p) && key.get(p.len()) == Some(&b'/'))
-            });
+            let covered = st
+                .parts
+                .iter()
+                .any(|p| key == p || (key.starts_with(p) && key.get(p.len()) == Some(&b'/')));
             if covered {
                 continue;
             }
@@ -309,7 +313,12 @@ impl SpooledContext {
         if let Ok(mut g) = self.dockerfile.lock() {
             *g = Some(dockerfile_rel.to_string());
         }
-        if self.extracted.lock().map(|g| g.full.is_some()).unwrap_or(false) {
+        if self
+            .extracted
+            .lock()
+            .map(|g| g.full.is_some())
+            .unwrap_or(false)
+        {
             remove_ignored(&self.dir, dockerfile_rel);
         }
         if self.index.is_none() {
@@ -317,10 +326,13 @@ impl SpooledContext {
         }
         let text = match self.lookup(".dockerignore") {
             None => return,
-            Some((_, Entry {
-                kind: Kind::File { .. },
-                ..
-            })) => match self.read_plain(".dockerignore") {
+            Some((
+                _,
+                Entry {
+                    kind: Kind::File { .. },
+                    ..
+                },
+            )) => match self.read_plain(".dockerignore") {
                 Some(b) => String::from_utf8_lossy(&b).into_owned(),
                 None => return self.drop_index(),
             },
@@ -342,7 +354,13 @@ impl SpooledContext {
             // what `resolve_in_root_nofollow` would name.
             let mut plain = true;
             for i in 1..parts.len() {
-                if !matches!(ix.get(&key_of(&parts[..i])), Some(Entry { kind: Kind::Dir, .. })) {
+                if !matches!(
+                    ix.get(&key_of(&parts[..i])),
+                    Some(Entry {
+                        kind: Kind::Dir,
+                        ..
+                    })
+                ) {
                     plain = false;
                 }
             }
@@ -367,7 +385,9 @@ impl SpooledContext {
         let parts = clean(rel.as_bytes())?;
         for i in 1..parts.len() {
             match ix.get(&key_of(&parts[..i])) {
-                Some(Entry { kind: Kind::Dir, .. }) => {}
+                Some(Entry {
+                    kind: Kind::Dir, ..
+                }) => {}
                 _ => return None,
             }
         }
@@ -398,7 +418,9 @@ impl SpooledContext {
                     kind: Kind::Symlink(_),
                     ..
                 }) => return Err(()),
-                Some(Entry { kind: Kind::Dir, .. }) => {}
+                Some(Entry {
+                    kind: Kind::Dir, ..
+                }) => {}
                 Some(e) if i == parts.len() => return Ok(Some((key_of(&parts), e.clone()))),
                 Some(_) => return Err(()),
             }
@@ -458,7 +480,13 @@ fn index<R: Read, W: Write>(
             continue;
         };
         let parents_plain = (1..parts.len()).all(|i| {
-            matches!(ix.get(&key_of(&parts[..i])), Some(Entry { kind: Kind::Dir, .. }))
+            matches!(
+                ix.get(&key_of(&parts[..i])),
+                Some(Entry {
+                    kind: Kind::Dir,
+                    ..
+                })
+            )
         });
         let k = key_of(&parts);
         if !parents_plain || ix.contains_key(&k) {
@@ -489,7 +517,10 @@ fn index<R: Read, W: Write>(
                 }
             }
             tar::EntryType::Symlink => {
-                let link = e.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
+                let link = e
+                    .link_name_bytes()
+                    .map(|b| b.into_owned())
+                    .unwrap_or_default();
                 Entry {
                     kind: Kind::Symlink(link),
                     mode: 0o777,
@@ -497,19 +528,30 @@ fn index<R: Read, W: Write>(
                 }
             }
             tar::EntryType::Link => {
-                let link = e.link_name_bytes().map(|b| b.into_owned()).unwrap_or_default();
+                let link = e
+                    .link_name_bytes()
+                    .map(|b| b.into_owned())
+                    .unwrap_or_default();
                 let target = clean(&link).and_then(|lp| {
                     let through_dirs = (1..lp.len()).all(|i| {
-                        matches!(ix.get(&key_of(&lp[..i])), Some(Entry { kind: Kind::Dir, .. }))
+                        matches!(
+                            ix.get(&key_of(&lp[..i])),
+                            Some(Entry {
+                                kind: Kind::Dir,
+                                ..
+                            })
+                        )
                     });
                     through_dirs.then(|| ix.get(&key_of(&lp))).flatten()
                 });
                 match target {
                     // A hard link shares the earlier file's content and mode.
-                    Some(t @ Entry {
-                        kind: Kind::File { .. },
-                        ..
-                    }) => t.clone(),
+                    Some(
+                        t @ Entry {
+                            kind: Kind::File { .. },
+                            ..
+                        },
+                    ) => t.clone(),
                     _ => {
                         plain = false;
                         continue;

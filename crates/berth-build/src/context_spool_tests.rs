@@ -25,8 +25,7 @@ fn tar_of(src: &Path) -> Vec<u8> {
 fn receive(tar: &[u8]) -> (tempfile::TempDir, SpooledContext) {
     let t = tempfile::tempdir().unwrap();
     std::fs::create_dir(t.path().join("ctx")).unwrap();
-    let s =
-        SpooledContext::receive(tar, &t.path().join("ctx.tar"), &t.path().join("ctx")).unwrap();
+    let s = SpooledContext::receive(tar, &t.path().join("ctx.tar"), &t.path().join("ctx")).unwrap();
     (t, s)
 }
 
@@ -76,8 +75,11 @@ fn sample_context() -> tempfile::TempDir {
     std::fs::create_dir_all(p.join("d/sub")).unwrap();
     std::fs::write(p.join("d/a.txt"), "a").unwrap();
     std::fs::write(p.join("d/sub/run.sh"), "#!/bin/sh\n").unwrap();
-    std::fs::set_permissions(p.join("d/sub/run.sh"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        p.join("d/sub/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     std::fs::set_permissions(p.join("d/sub"), std::fs::Permissions::from_mode(0o750)).unwrap();
     std::fs::write(p.join("top.txt"), "top").unwrap();
     std::fs::write(p.join("Dockerfile"), "FROM busybox\n").unwrap();
@@ -156,7 +158,11 @@ fn a_repeated_path_drops_the_index() {
 #[test]
 fn ignored_dockerfile_leaves_index_and_directory() {
     let src = sample_context();
-    std::fs::write(src.path().join(".dockerignore"), "Dockerfile\n.dockerignore\n").unwrap();
+    std::fs::write(
+        src.path().join(".dockerignore"),
+        "Dockerfile\n.dockerignore\n",
+    )
+    .unwrap();
     let (_t, mut s) = receive(&tar_of(src.path()));
     s.remove_ignored("Dockerfile");
     assert!(s.lookup("Dockerfile").is_none());
@@ -197,8 +203,12 @@ fn copy_keys_change_with_content_mode_and_owner_never_mtime() {
     let p = src.path();
     let k0 = key_of_ctx(p, &["d/"], None).unwrap();
     // mtime only: the same key.
-    let f = std::fs::File::options().append(true).open(p.join("d/a.txt")).unwrap();
-    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(12345)).unwrap();
+    let f = std::fs::File::options()
+        .append(true)
+        .open(p.join("d/a.txt"))
+        .unwrap();
+    f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(12345))
+        .unwrap();
     drop(f);
     assert_eq!(std::fs::metadata(p.join("d/a.txt")).unwrap().mtime(), 12345);
     assert_eq!(key_of_ctx(p, &["d/"], None).unwrap(), k0);
@@ -286,9 +296,15 @@ fn a_no_change_rebuild_reads_only_the_index() {
     assert!(extracted, "a cold build copies from the directory");
     assert!(!out.contains("Using cache"), "{out}");
     let dir = fake.dir(&id1);
-    assert_eq!(std::fs::read(dir.join("app/d/sub/run.sh")).unwrap(), b"#!/bin/sh\n");
+    assert_eq!(
+        std::fs::read(dir.join("app/d/sub/run.sh")).unwrap(),
+        b"#!/bin/sh\n"
+    );
     // Nothing changed (but an mtime): every step hits, nothing is extracted.
-    let f = std::fs::File::options().append(true).open(p.join("top.txt")).unwrap();
+    let f = std::fs::File::options()
+        .append(true)
+        .open(p.join("top.txt"))
+        .unwrap();
     f.set_modified(std::time::UNIX_EPOCH).unwrap();
     drop(f);
     let (id2, out, extracted) = build_spooled(&fake, cache.path(), p, df);
@@ -327,7 +343,9 @@ fn a_miss_extracts_only_what_the_step_copies() {
     let f = s.dir().join("d/sub/run.sh");
     assert_eq!(
         std::fs::metadata(&f).unwrap().mtime(),
-        std::fs::metadata(src.path().join("d/sub/run.sh")).unwrap().mtime()
+        std::fs::metadata(src.path().join("d/sub/run.sh"))
+            .unwrap()
+            .mtime()
     );
     // The whole tar over a partial extraction gives the full tree.
     s.extract().unwrap();

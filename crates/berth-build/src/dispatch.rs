@@ -26,8 +26,13 @@ pub(crate) fn go_list(v: &[String]) -> String {
     format!("[{}]", items.join(" "))
 }
 
+/// Expands one word; an error carries docker's text (`failed to process "${A":
+/// ...`) and, beyond docker, the instruction's line.
 fn ex(ctx: &Ctx<'_>, st: &StageState, node: &Node, raw: &str) -> Result<String> {
-    expand(raw, ctx.escape, &|n| st.lookup(n)).map_err(|e| ParseError::at(node, e).into())
+    expand(raw, ctx.escape, &|n| st.lookup(n)).map_err(|e| {
+        let quoted = serde_json::to_string(raw).unwrap_or_default();
+        ParseError::at(node, format!("failed to process {quoted}: {e}")).into()
+    })
 }
 
 pub(crate) fn dispatch(

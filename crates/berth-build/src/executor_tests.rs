@@ -391,7 +391,8 @@ fn parse_errors_and_missing_images() {
         ),
         (
             "FROM busybox\nENV X=\"unterminated\n",
-            "dockerfile parse error on line 2: unexpected end of statement while looking for matching double-quote",
+            // docker's text ("failed to process ..."), with the line.
+            "dockerfile parse error on line 2: failed to process \"\\\"unterminated\": unexpected end of statement while looking for matching double-quote",
         ),
         (
             "FROM busybox\nCOPY missing /x\n",

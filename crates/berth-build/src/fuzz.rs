@@ -10,7 +10,15 @@ pub(crate) fn exercise(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     if let Ok(df) = parse(&text) {
         for n in &df.nodes {
-            let _ = parse_instruction(n, df.directives.escape);
+            match parse_instruction(n, df.directives.escape) {
+                Ok(crate::instruction::Instruction::Healthcheck(h)) => {
+                    let _ = h.history_text();
+                }
+                Ok(crate::instruction::Instruction::Stopsignal(sig)) => {
+                    let _ = crate::instruction::check_signal(&sig);
+                }
+                _ => {}
+            }
             for w in crate::subst::split_words(&n.args, df.directives.escape) {
                 let _ = crate::subst::expand(&w, df.directives.escape, &|k| {
                     (k.len() % 2 == 0).then(|| k.to_string())

@@ -90,11 +90,15 @@ fn git(dir: &Path, args: &[&str], o: GitOptions<'_>) -> Result<String, String> {
         .stdin(Stdio::null())
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_PROTOCOL_FROM_USER", "0")
-        .env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
         .env_remove("GIT_ASKPASS")
         .env_remove("SSH_ASKPASS")
         .env_remove("GIT_DIR")
         .env_remove("GIT_WORK_TREE");
+    // ssh never asks for a password or a host key; a user's own GIT_SSH_COMMAND (the
+    // CLI) is theirs to keep.
+    if o.isolate || std::env::var_os("GIT_SSH_COMMAND").is_none() {
+        cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
+    }
     if o.isolate {
         cmd.env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -125,7 +129,11 @@ fn git(dir: &Path, args: &[&str], o: GitOptions<'_>) -> Result<String, String> {
         match child.try_wait() {
             Ok(Some(s)) => break s,
             Ok(None) => {}
-            Err(e) => return Err(format!("git: {e}")),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("git: {e}"));
+            }
         }
         if o.cancelled.is_some_and(|c| c()) {
             // SAFETY: kill(2) on the process group this function created.
@@ -141,7 +149,9 @@ fn git(dir: &Path, args: &[&str], o: GitOptions<'_>) -> Result<String, String> {
         Ok(text)
     } else {
         let code = status.code().unwrap_or(-1);
-        Err(format!("{text}: exit status {code}"))
+        // docker keeps git's trailing newline before ": exit status"; one line reads
+        // better and says the same.
+        Err(format!("{}: exit status {code}", text.trim_end()))
     }
 }
 

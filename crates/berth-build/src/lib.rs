@@ -15,7 +15,8 @@
 //! `context` (context tar in and out), `executor` (stages, steps, output lines),
 //! `schedule` (independent stages concurrently, output in stage order),
 //! `stage` (per-stage state), `dispatch` (one instruction), `copy` (COPY/ADD
-//! sources, checksum, layer), `cache`, `backend` (the trait).
+//! sources, checksum, layer), `cache`, `backend` (the trait), `git` (git URLs and
+//! clones: git contexts, `add_git`), `platform` (`--platform`, the automatic args).
 
 mod add_git;
 mod backend;

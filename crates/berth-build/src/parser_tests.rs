@@ -414,3 +414,26 @@ fn hostile_inputs_never_panic() {
         "dockerfile parse error on line 2: unterminated heredoc EOF"
     );
 }
+
+/// Parser directives count only at the very top: after a blank line, a comment or an
+/// instruction they are comments (docker's rule); spaces around `=` are allowed.
+#[test]
+fn directives_only_at_the_top() {
+    let esc = |t: &str| parse(t).unwrap().directives.escape;
+    assert_eq!(esc("#escape = `\nFROM x\n"), '`');
+    assert_eq!(esc("# ESCAPE=`\nFROM x\n"), '`');
+    assert_eq!(esc("\n# escape=`\nFROM x\n"), '\\');
+    assert_eq!(esc("# a comment\n# escape=`\nFROM x\n"), '\\');
+    assert_eq!(esc("# unknown=1\n# escape=`\nFROM x\n"), '\\');
+    assert_eq!(esc("FROM x\n# escape=`\n"), '\\');
+    assert_eq!(
+        parse("# escape=`\n# escape=\\\nFROM x\n")
+            .unwrap_err()
+            .to_string(),
+        "dockerfile parse error on line 2: only one escape parser directive can be used"
+    );
+    assert_eq!(
+        parse("# escape=x\nFROM x\n").unwrap_err().to_string(),
+        "dockerfile parse error on line 1: invalid escape token 'x' does not match ^[\\\\`]$"
+    );
+}

@@ -59,11 +59,7 @@ fn match_ends(
                     next[first..].iter_mut().for_each(|b| *b = true);
                 }
             }
-            Tok::Any => {
-                for i in 0..s.len() {
-                    next[i + 1] = cur[i];
-                }
-            }
+            Tok::Any => next[1..].copy_from_slice(&cur[..s.len()]),
             Tok::Lit(c) => {
                 for i in 0..s.len() {
                     next[i + 1] = cur[i] && s[i] == *c;

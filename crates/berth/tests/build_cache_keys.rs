@@ -57,7 +57,10 @@ fn copy_keys_follow_content_modes_and_owners_never_mtimes() {
     // Nothing changed but mtimes (and a file no step copies): every step hits.
     let past = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000);
     for f in ["app/run.sh", "app/lib/util.txt", "conf.txt"] {
-        let h = std::fs::File::options().append(true).open(ctx.join(f)).unwrap();
+        let h = std::fs::File::options()
+            .append(true)
+            .open(ctx.join(f))
+            .unwrap();
         h.set_modified(past).unwrap();
     }
     write(&ctx, "unused.txt", "changed, still not copied\n");
@@ -65,8 +68,11 @@ fn copy_keys_follow_content_modes_and_owners_never_mtimes() {
     assert_eq!(hits(&out), 3, "{out}");
 
     // A mode change inside the copied directory: that COPY and all after it re-run.
-    std::fs::set_permissions(ctx.join("app/run.sh"), std::fs::Permissions::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        ctx.join("app/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let out = build(&d, &ctx);
     assert_eq!(hits(&out), 0, "{out}");
     assert!(out.contains("755 0:0\n644 1:2\n"), "{out}");
@@ -74,7 +80,11 @@ fn copy_keys_follow_content_modes_and_owners_never_mtimes() {
     assert_eq!(hits(&out), 3, "{out}");
 
     // Another --chown: the first COPY still hits, the second does not.
-    write(&ctx, "Dockerfile", &df.replace("--chown=1:2", "--chown=3:4"));
+    write(
+        &ctx,
+        "Dockerfile",
+        &df.replace("--chown=1:2", "--chown=3:4"),
+    );
     let out = build(&d, &ctx);
     assert_eq!(hits(&out), 1, "{out}");
     assert!(out.contains("755 0:0\n644 3:4\n"), "{out}");
@@ -95,7 +105,8 @@ fn copy_keys_follow_content_modes_and_owners_never_mtimes() {
 fn symlinked_and_wildcard_sources_are_cached_exactly() {
     let d = daemon();
     import_busybox(&d, "busybox");
-    let df = "FROM busybox\nCOPY linked/util.txt /u.txt\nCOPY *.txt /txt/\nRUN ls /txt && cat /u.txt\n";
+    let df =
+        "FROM busybox\nCOPY linked/util.txt /u.txt\nCOPY *.txt /txt/\nRUN ls /txt && cat /u.txt\n";
     let ctx = context(&d, df);
     // A source through a symlink takes the directory walk, inside the context.
     std::os::unix::fs::symlink("app/lib", ctx.join("linked")).unwrap();
@@ -108,7 +119,10 @@ fn symlinked_and_wildcard_sources_are_cached_exactly() {
     write(&ctx, "new.txt", "n\n");
     let out = build(&d, &ctx);
     assert_eq!(hits(&out), 1, "{out}");
-    assert!(out.contains("conf.txt\nnew.txt\nunused.txt\nutil\n"), "{out}");
+    assert!(
+        out.contains("conf.txt\nnew.txt\nunused.txt\nutil\n"),
+        "{out}"
+    );
     // The symlinked file changes: the first COPY re-runs.
     write(&ctx, "app/lib/util.txt", "util2\n");
     let out = build(&d, &ctx);

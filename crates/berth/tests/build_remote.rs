@@ -199,7 +199,7 @@ fn bad_refs_subdirs_and_unreachable_repos_fail_like_docker() {
     let cases = [
         (
             format!("{url}#nope"),
-            "error fetching: fatal: couldn't find remote ref nope\n: exit status 128",
+            "error fetching: fatal: couldn't find remote ref nope",
         ),
         (format!("{url}#-x"), "invalid refspec: -x"),
         (
@@ -220,17 +220,28 @@ fn bad_refs_subdirs_and_unreachable_repos_fail_like_docker() {
         ),
     ];
     for (u, want) in &cases {
-        for o in [
-            e.docker(&["build", u]).fails(),
-            e.berth(&["build", u]).fails(),
+        for (cli, o) in [
+            (Cli::Docker, e.docker(&["build", u]).fails()),
+            (Cli::Berth, e.berth(&["build", u]).fails()),
         ] {
             assert_eq!(o.code, Some(1), "{u}");
             let err = o.err();
             let line = err.lines().find(|l| l.starts_with(prefix));
             assert!(line.is_some(), "{u}: {err}");
             assert!(err.contains(want), "{u}: {err}");
+            // berth's is one line (docker keeps git's newline before ": exit status").
+            if cli == Cli::Berth {
+                assert_eq!(err.trim().lines().count(), 1, "{u}: {err}");
+            }
         }
     }
+    let o = e.berth(&["build", &format!("{url}#nope")]).fails();
+    assert!(
+        o.err()
+            .contains("couldn't find remote ref nope: exit status 128"),
+        "{}",
+        o.err()
+    );
     // No git binary: docker's message.
     let o = e
         .berth(&["build", &url])
@@ -252,6 +263,12 @@ fn bad_refs_subdirs_and_unreachable_repos_fail_like_docker() {
     let (status, body) = e.api_build(&format!("{url}#nope"), "x");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("couldn't find remote ref nope"), "{body}");
+    let (status, body) = e.api_build("ftp://127.0.0.1/x", "x");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("remoteURL (ftp://127.0.0.1/x) could not be recognized as URL"),
+        "{body}"
+    );
     let (status, body) = e.api_build(&format!("{url}#master:../.."), "x");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("not within git root"), "{body}");
@@ -500,6 +517,24 @@ fn from_pulls_with_the_clients_registry_login() {
     e.berth(&["build", "-q", "-t", "fromauth2", c]).ok();
     assert_eq!(e.run("fromauth2", "cat /p"), "pulled\n");
     e.docker(&["rmi", "fromauth2", &img]).ok();
+    // `COPY --from=<image>` pulls with them too.
+    let copy_ctx = e.d.scratch().join("private-copy");
+    std::fs::create_dir_all(&copy_ctx).unwrap();
+    std::fs::write(
+        copy_ctx.join("Dockerfile"),
+        format!("FROM busybox\nCOPY --from={img} /bin/busybox /bb\n"),
+    )
+    .unwrap();
+    for cli in CLIS {
+        e.docker(&["rmi", "-f", &img]).run();
+        let args = ["build", "-q", "-t", "copyauth", copy_ctx.to_str().unwrap()];
+        match cli {
+            Cli::Docker => e.docker(&args).ok(),
+            Cli::Berth => e.berth(&args).ok(),
+        };
+        assert_eq!(e.run("copyauth", "test -x /bb && echo ok"), "ok\n");
+    }
+    e.docker(&["rmi", "-f", &img, "copyauth"]).ok();
 
     // Logged out: docker's error, exit 1, nothing built.
     e.docker(&["logout", &reg.host]).ok();
@@ -559,6 +594,30 @@ fn add_of_a_git_repository_is_cached_by_its_commit() {
     let out = e.docker(&["build", "-t", "addgit", c]).ok().out();
     assert_eq!(out.matches(" ---> Using cache\n").count(), 1, "{out}");
     assert!(out.contains("1\nchanged\n"), "{out}");
+
+    // --chown applies to the checkout; a repository is the only source of its ADD.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM busybox\nADD --chown=7:8 {url}#v1 /owned\n"),
+    )
+    .unwrap();
+    e.berth(&["build", "-q", "-t", "owned", c]).ok();
+    assert_eq!(
+        e.run("owned", "stat -c %u:%g /owned /owned/version"),
+        "7:8\n7:8\n"
+    );
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM busybox\nADD {url}#v1 Dockerfile /two/\n"),
+    )
+    .unwrap();
+    let o = e.berth(&["build", c]).fails();
+    assert!(
+        o.err()
+            .contains("ADD failed: a git repository must be the only source"),
+        "{}",
+        o.err()
+    );
 
     // A bad ref: one line naming the ref, exit 1.
     std::fs::write(
@@ -641,4 +700,28 @@ fn a_client_that_goes_away_stops_the_clone() {
     }
     e.assert_clean();
     drop(hang);
+}
+
+#[test]
+fn smart_servers_get_shallow_fetches_on_every_path() {
+    let e = Env::new();
+    let (_srv, _, _, _) = sample_repo(&e.d);
+    let daemon = GitDaemon::start(&e.d.scratch().join("srv"));
+    // `.git` is part of a git context: `shallow` shows the fetch had depth 1.
+    let url = daemon.url("/app.git");
+    e.docker(&["build", "-q", "-t", "sh:docker", &url]).ok();
+    e.berth(&["build", "-q", "-t", "sh:berth", &url]).ok();
+    let (status, body) = e.api_build(&url, "sh:api");
+    assert_eq!(status, 200, "{body}");
+    for img in ["sh:docker", "sh:berth", "sh:api"] {
+        assert_eq!(
+            e.run(
+                img,
+                "cat /ctx/version; test -f /ctx/.git/shallow && echo shallow"
+            ),
+            "2\nshallow\n",
+            "{img}"
+        );
+    }
+    e.assert_clean();
 }

@@ -375,6 +375,32 @@ fn cmd_and_entrypoint() {
         e.history("ep-shell")[0],
         "/bin/sh -c #(nop)  ENTRYPOINT [\"/bin/sh\" \"-c\" \"echo shell-ep\"]"
     );
+    // `CMD service nginx start` exits at once: the server goes to the background
+    // and the container's main process ends; CMD ["nginx", "-g", "daemon off;"]
+    // (here httpd -f) keeps it in the foreground.
+    e.build(
+        "bg",
+        &[("Dockerfile", "FROM busybox\nCMD httpd -p 80 -h /\n")],
+    );
+    e.docker(&["run", "-d", "--name", "bg1", "bg"]).ok();
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = e
+            .docker(&[
+                "inspect",
+                "-f",
+                "{{.State.Status}} {{.State.ExitCode}}",
+                "bg1",
+            ])
+            .ok()
+            .out();
+        if status.starts_with("exited") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status, "exited 0\n");
+    e.docker(&["rm", "bg1"]).ok();
     // The prepare-then-exec pattern: a script gets CMD as its arguments.
     let script = "#!/bin/sh\nset -e\nif [ \"$1\" = 'serve' ]; then\n  mkdir -p /data && echo prepared > /data/state\n  exec cat /data/state\nfi\nexec \"$@\"\n";
     e.build(
@@ -674,7 +700,7 @@ fn healthcheck_and_onbuild() {
 #[test]
 fn instructions_behave_as_the_classic_builder() {
     let e = Env::new();
-    let df = "# syntax=docker/dockerfile:1\nARG BASE=busybox\nARG SHARED=meta\nFROM ${BASE} AS first\nARG SHARED\nARG LOCAL=first-only\nRUN echo \"$SHARED $LOCAL\" > /first\nFROM $BASE\nARG LOCAL\nCOPY --from=first /first /first\nRUN echo \"[${LOCAL:-unset}] [${SHARED:-unset}]\" > /second\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN echo \"shell: $0\" > /shell && case $- in *e*) echo errexit >> /shell;; esac\nENV W=world PORTS=\"8080 9090/udp\"\nEXPOSE $PORTS\nLABEL greeting=\"hello ${W}\" alt=${W:+set} dflt=${NOPE:-fallback} literal='$W' escaped=\\$W\nSTOPSIGNAL SIGQUIT\nRUN <<EOF\necho \"heredoc $W\" > /heredoc\nEOF\nCMD echo cmd\n";
+    let df = "# syntax=docker/dockerfile:1\nARG BASE=busybox\nARG SHARED=meta\nFROM ${BASE} AS first\nARG SHARED\nARG LOCAL=first-only\nRUN echo \"$SHARED $LOCAL\" > /first\nFROM $BASE\nARG LOCAL\nCOPY --from=first /first /first\nRUN echo \"[${LOCAL:-unset}] [${SHARED:-unset}]\" > /second\nSHELL [\"/bin/sh\", \"-ec\"]\nRUN echo \"shell: $0\" > /shell && case $- in *e*) echo errexit >> /shell;; esac\nENV W=world PORTS=\"8080 9090/udp\" PKG=/src/app.tar.gz\nEXPOSE $PORTS\nLABEL greeting=\"hello ${W}\" alt=${W:+set} dflt=${NOPE:-fallback} literal='$W' escaped=\\$W base=${PKG##*/} stem=${PKG%.tar.gz} dashed=${PKG//\\//-}\nSTOPSIGNAL SIGQUIT\nRUN <<EOF\necho \"heredoc $W\" > /heredoc\nEOF\nCMD echo cmd\n";
     let out = e.build("classic", &[("Dockerfile", df)]);
     assert!(out.contains("Step 1/"), "{out}");
     assert_eq!(
@@ -688,7 +714,7 @@ fn instructions_behave_as_the_classic_builder() {
     assert_eq!(c["ExposedPorts"], json!({"8080/tcp": {}, "9090/udp": {}}));
     assert_eq!(
         c["Labels"],
-        json!({"greeting": "hello world", "alt": "set", "dflt": "fallback", "literal": "$W", "escaped": "$W"})
+        json!({"greeting": "hello world", "alt": "set", "dflt": "fallback", "literal": "$W", "escaped": "$W", "base": "app.tar.gz", "stem": "/src/app", "dashed": "-src-app.tar.gz"})
     );
     let h = e.history("classic");
     assert_eq!(
@@ -697,7 +723,10 @@ fn instructions_behave_as_the_classic_builder() {
     );
     assert_eq!(h[2], "/bin/sh -ec #(nop)  STOPSIGNAL SIGQUIT");
     assert_eq!(h[4], "/bin/sh -ec #(nop)  EXPOSE 8080 9090/udp");
-    assert_eq!(h[5], "/bin/sh -ec #(nop)  ENV W=world PORTS=8080 9090/udp");
+    assert_eq!(
+        h[5],
+        "/bin/sh -ec #(nop)  ENV W=world PORTS=8080 9090/udp PKG=/src/app.tar.gz"
+    );
     assert!(
         h[6].starts_with("/bin/sh -ec echo \"shell: $0\" > /shell && case"),
         "{h:?}"
@@ -717,6 +746,16 @@ fn instructions_behave_as_the_classic_builder() {
         .run()
         .assert_code(1)
         .assert_stderr_contains("Invalid signal: SIGNOPE");
+    // An expansion error carries docker's text (berth adds the line).
+    let dir = e.ctx(
+        "badsubst",
+        &[("Dockerfile", "FROM busybox\nENV X=${Y:-x\n")],
+    );
+    for c in [e.docker(&["build", s(&dir)]), e.berth(&["build", s(&dir)])] {
+        c.run()
+            .assert_code(1)
+            .assert_stderr_contains("failed to process \"${Y:-x\": syntax error: missing '}'");
+    }
 
     // # escape=` : the backtick continues lines and escapes; a backslash is literal.
     let df = "# escape=`\nFROM busybox\nRUN echo C:\\path > /p && `\n    echo done >> /p\nENV DIR=C:\\dir LIT=`$HOME\n";

@@ -39,7 +39,7 @@ pub(crate) fn prepare(
 async fn fetch(url: &str, scratch: &Path, dockerfile: &str) -> Result<PathBuf, Error> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(Error::invalid(format!(
-            "unable to prepare context: unsupported remote context {url:?}"
+            "remoteURL ({url}) could not be recognized as URL"
         )));
     }
     let resp =

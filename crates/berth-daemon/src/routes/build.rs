@@ -273,7 +273,10 @@ pub async fn build(
                 &gone,
             )?;
         }
-        opts.dockerfile = match spool.as_ref().and_then(|s| s.read_plain(&opts.dockerfile_name)) {
+        opts.dockerfile = match spool
+            .as_ref()
+            .and_then(|s| s.read_plain(&opts.dockerfile_name))
+        {
             Some(text) => String::from_utf8_lossy(&text).into_owned(),
             None => {
                 if let Some(s) = &spool {

@@ -384,17 +384,20 @@ impl<W: Write> Write for StripEnd<W> {
     }
 }
 
-/// `X-Registry-Config`: the stored credentials of each registry a FROM line names
-/// (base64url JSON map, registry → credentials; `e30=` when there are none).
+/// `X-Registry-Config`: the stored credentials of each registry a FROM line or a
+/// `COPY --from=` names (base64url JSON map, registry → credentials; `e30=` when
+/// there are none).
 fn registry_config(dockerfile: &str) -> String {
     use super::registry_auth as creds;
     let mut m = serde_json::Map::new();
     for line in dockerfile.lines() {
         let mut words = line.split_whitespace();
-        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
-            continue;
-        }
-        let Some(image) = words.find(|w| !w.starts_with("--")) else {
+        let image = match words.next().map(str::to_ascii_uppercase).as_deref() {
+            Some("FROM") => words.find(|w| !w.starts_with("--")),
+            Some("COPY") => words.find_map(|w| w.strip_prefix("--from=")),
+            _ => None,
+        };
+        let Some(image) = image else {
             continue;
         };
         if image.contains('$') {

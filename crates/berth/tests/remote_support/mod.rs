@@ -291,3 +291,61 @@ pub fn push_two_platform_index(host: &str, repo: &str, src_tag: &str, tag: &str)
     assert_eq!(r.status, 201, "{}", r.text());
     arm_digest
 }
+
+/// `git daemon` (git's smart protocol, `git://`) serving the bare repositories under
+/// a directory on 127.0.0.1; killed on drop, and every connection bounded by its
+/// own timeouts.
+pub struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    pub fn start(base: &Path) -> GitDaemon {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // `git-daemon` itself, not the `git` wrapper, so that killing it on drop
+        // leaves no daemon behind.
+        let exec_path = git_in(base, &["--exec-path"]);
+        let child = Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+            .arg("--reuseaddr")
+            .arg("--export-all")
+            .arg("--listen=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .arg("--timeout=60")
+            .arg("--init-timeout=10")
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start git daemon");
+        let d = GitDaemon { child, port };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "git daemon did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        d
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("git://127.0.0.1:{}{}", self.port, path)
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
