@@ -108,6 +108,30 @@ for e in "${engines[@]}"; do
         -n "$name one-file" "$(build "$s" "")" >&2
 done
 
+# Daemon memory against context size: peak RSS (VmHWM, reset through clear_refs before
+# each build) of a cold and a no-change build of `COPY big/` from a 54 MB and a
+# MEM_MB (default 500) MB context. Skipped with MEM_MB=0.
+mem_mb="${MEM_MB:-500}"
+if [ "$mem_mb" != 0 ]; then
+    echo "== berth daemon peak RSS against context size" >&2
+    bpid="$(cat "$dir/berth.pid")"
+    mkdir -p "$dir/memctx/big"
+    for i in $(seq 1 $((mem_mb / 50))); do
+        head -c $((50 << 20)) /dev/urandom >"$dir/memctx/big/b$i.bin"
+    done
+    printf 'FROM bbench\nCOPY big/ /big/\nRUN true\n' >"$dir/memctx/Dockerfile"
+    cp "$dir/memctx/Dockerfile" "$dir/ctx/Dockerfile.mem"
+    echo "idle: $(awk '/VmRSS/ {print $2}' "/proc/$bpid/status") kB"
+    for c in "$dir/ctx -f $dir/ctx/Dockerfile.mem" "$dir/memctx"; do
+        for kind in cold no-change; do
+            echo 5 >"/proc/$bpid/clear_refs"
+            bd build -q --network none -t bench:mem $c >/dev/null
+            echo "$(du -sh ${c%% *} | cut -f1) context, $kind: peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$bpid/status") kB"
+        done
+    done
+    rm -rf "$dir/memctx" "$dir/ctx/Dockerfile.mem"
+fi
+
 echo "== cli floor: the docker CLI against a stub that discards the context" >&2
 ssock="$dir/sink.sock"
 python3 - "$ssock" <<'PY' 2>"$dir/sink.log" &

@@ -1,5 +1,7 @@
 //! Build contexts: a directory as a tar (what the CLI streams to the daemon, with
-//! `.dockerignore` applied), and the daemon's extraction of that tar.
+//! `.dockerignore` applied), and the daemon's extraction of that tar. The daemon
+//! receives it as a [`SpooledContext`] (`context_spool.rs`): spooled and indexed in
+//! one pass, extracted only as far as a step needs.
 //!
 //! Security: the context tar comes from the client and is hostile by assumption.
 //! Every entry name is cleaned lexically, its parent directory is resolved with

@@ -132,6 +132,8 @@ fn a_hostile_tar_is_extracted_right_away_and_stays_inside() {
     let (_t, s) = receive(&tar);
     // Through a symlinked parent: no index, extracted at once, confined.
     assert!(s.index().is_none());
+    // Asking for one source then is the confined extraction's result too.
+    s.extract_sources(&[b"esc".to_vec()]).unwrap();
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     let inside = s
         .dir()
@@ -256,6 +258,7 @@ fn copy_keys_follow_wildcards_and_give_up_on_symlinks() {
     assert_eq!(key_of_ctx(p, &["dl/a.txt"], None), None);
     assert_eq!(key_of_ctx(p, &["nope"], None), None);
     assert_eq!(key_of_ctx(p, &["../../etc/passwd"], None), None);
+    assert_eq!(key_of_ctx(p, &["d/../top.txt"], None), None);
 }
 
 /// The executor over the fake, with the context spooled as the daemon does it.

@@ -109,6 +109,26 @@ fn clean_rel(p: &str) -> String {
     out.join("/")
 }
 
+/// docker's refusal of a source that climbs out of its root (`../x`, `a/../../x`):
+/// the path as docker shows it (one leading `/` and a `./` dropped), when it does.
+/// Only the message: sources are resolved with `resolve_in_root` whatever this says.
+fn outside_root(src: &str) -> Option<&str> {
+    let shown = src.strip_prefix('/').filter(|s| !s.is_empty()).unwrap_or(src);
+    let shown = shown.strip_prefix("./").unwrap_or(shown);
+    let mut depth = 0i64;
+    for c in src.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+        if depth < 0 {
+            return Some(shown);
+        }
+    }
+    None
+}
+
 /// Expands a wildcard source into the matching paths (relative), sorted.
 fn glob_sources(root: &Path, pattern: &str) -> Result<Vec<String>> {
     let parts: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
@@ -178,6 +198,14 @@ pub(crate) fn plan(req: &Request<'_>) -> Result<Plan> {
             continue;
         }
         let rel = clean_rel(s);
+        if !has_glob(&rel)
+            && let Some(shown) = outside_root(s)
+        {
+            return Err(BuildError::Invalid(format!(
+                "{} failed: forbidden path outside the build context: {shown} ()",
+                req.cmd
+            )));
+        }
         let names = if has_glob(&rel) {
             wildcard = true;
             glob_sources(req.src_root, &rel)?

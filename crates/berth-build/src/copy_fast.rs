@@ -9,8 +9,8 @@
 //! copied entry its path, kind, mode, size, content digest and link target (never
 //! mtimes, never the context's owners, which the extraction does not keep). Whenever
 //! the index cannot answer exactly as the directory walk would (a symlink on a
-//! source's path, a missing source, a URL, `--from`), there is no fast key and the
-//! step takes the full path.
+//! source's path, a `..`, a missing source, a URL, `--from`), there is no fast key
+//! and the step takes the full path.
 
 use berth_stdx::Digest;
 use sha2::{Digest as _, Sha256};
@@ -89,7 +89,8 @@ pub(crate) fn fast_key(
     let ix = spool.index()?;
     let mut names: Vec<Vec<u8>> = Vec::new();
     for s in req.sources {
-        if is_url(s) {
+        // A URL, or a path climbing out of the context: the full path decides.
+        if is_url(s) || s.split('/').any(|c| c == "..") {
             return None;
         }
         let rel = clean_rel(s);

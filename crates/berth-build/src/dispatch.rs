@@ -74,7 +74,9 @@ pub(crate) fn dispatch(
         }
         Instruction::Arg(args) => {
             let mut msg = String::from("ARG");
-            for (k, default) in args {
+            for (raw_k, default) in args {
+                // docker expands the name too (`ARG ${NAME}=x`).
+                let k = &ex(ctx, st, node, raw_k)?;
                 let value = match ctx.opts.build_args.get(k) {
                     Some(Some(v)) => Some(v.clone()),
                     _ => match default {

@@ -118,8 +118,16 @@ pub(crate) fn stage_ref(stages: &[StageDef], before: usize, name: &str) -> Optio
     }
 }
 
-/// The stages `target` needs (itself included), by their FROM and `COPY --from`.
-pub(crate) fn needed_stages(stages: &[StageDef], target: usize) -> BTreeSet<usize> {
+/// The stages `target` needs (itself included), by their FROM (expanded with the
+/// meta args, as FROM is) and `COPY --from`. A value that cannot be known before the
+/// stage runs (a `--from` with a variable, a FROM that fails to expand) needs every
+/// stage before it, as the classic builder (which builds them all) would have.
+pub(crate) fn needed_stages(
+    stages: &[StageDef],
+    target: usize,
+    meta_args: &BTreeMap<String, Option<String>>,
+    escape: char,
+) -> BTreeSet<usize> {
     let mut need = BTreeSet::new();
     let mut todo = vec![target];
     while let Some(i) = todo.pop() {
@@ -127,21 +135,56 @@ pub(crate) fn needed_stages(stages: &[StageDef], target: usize) -> BTreeSet<usiz
             continue;
         }
         let s = &stages[i];
-        if let Instruction::From(f) = &s.from.inst
-            && let Some(d) = stage_ref(stages, i, &f.image)
-        {
-            todo.push(d);
+        if let Instruction::From(f) = &s.from.inst {
+            match expand(&f.image, escape, &|n| meta_args.get(n).cloned().flatten()) {
+                Ok(image) => todo.extend(stage_ref(stages, i, &image)),
+                Err(_) => todo.extend(0..i),
+            }
         }
         for st in &s.steps {
             if let Instruction::Copy(c) = &st.inst
                 && let Some(from) = &c.from
-                && let Some(d) = stage_ref(stages, i, from)
             {
-                todo.push(d);
+                if from.contains('$') {
+                    todo.extend(0..i);
+                } else {
+                    todo.extend(stage_ref(stages, i, from));
+                }
             }
         }
     }
     need
+}
+
+/// Sets the meta args one `ARG` before the first FROM declares (names and defaults
+/// expanded with the meta args before it, as docker does; a `--build-arg` wins).
+fn eval_meta_arg(
+    m: &Step,
+    opts: &BuildOptions,
+    escape: char,
+    meta_args: &mut BTreeMap<String, Option<String>>,
+    used: &mut BTreeSet<String>,
+) -> Result<()> {
+    let Instruction::Arg(args) = &m.inst else {
+        return Ok(());
+    };
+    for (raw_k, v) in args {
+        let lookup = |n: &str| meta_args.get(n).cloned().flatten();
+        let k = expand(raw_k, escape, &lookup).map_err(|e| ParseError::at(&m.node, e))?;
+        let value = match opts.build_args.get(&k) {
+            Some(Some(v)) => Some(v.clone()),
+            _ => match v {
+                Some(raw) => {
+                    Some(expand(raw, escape, &lookup).map_err(|e| ParseError::at(&m.node, e))?)
+                }
+                // `ARG TARGETARCH` keeps the automatic value.
+                None => lookup(&k),
+            },
+        };
+        used.insert(k.clone());
+        meta_args.insert(k, value);
+    }
+    Ok(())
 }
 
 /// Runs a build. Returns the final image id.
@@ -189,7 +232,17 @@ pub fn build(
         let inst = parse_instruction(&node, escape)?;
         stages[target].steps.push(Step { node, inst });
     }
-    let need = needed_stages(&stages, target);
+    // Meta args: visible to FROM lines, and as defaults to `ARG name` in stages.
+    // The automatic platform args are meta args from the start. A first, silent pass
+    // tells which stages a `FROM $VAR` needs; errors are reported below, at their step.
+    let platform_args = crate::platform::meta_args(opts.platform.as_deref())?;
+    let mut preview = platform_args.clone();
+    for m in &meta {
+        if eval_meta_arg(m, opts, escape, &mut preview, &mut BTreeSet::new()).is_err() {
+            break;
+        }
+    }
+    let need = needed_stages(&stages, target, &preview, escape);
     let total = meta.len()
         + need
             .iter()
@@ -209,28 +262,10 @@ pub fn build(
         stage: 0,
         claims: None,
     };
-    // Meta args: visible to FROM lines, and as defaults to `ARG name` in stages.
-    // The automatic platform args are meta args from the start.
-    let mut meta_args = crate::platform::meta_args(opts.platform.as_deref())?;
+    let mut meta_args = platform_args;
     for m in &meta {
         ctx.print_step(&m.node);
-        if let Instruction::Arg(args) = &m.inst {
-            for (k, v) in args {
-                let value = match opts.build_args.get(k) {
-                    Some(Some(v)) => Some(v.clone()),
-                    _ => match v {
-                        Some(raw) => Some(
-                            expand(raw, escape, &|n| meta_args.get(n).cloned().flatten())
-                                .map_err(|e| ParseError::at(&m.node, e))?,
-                        ),
-                        // `ARG TARGETARCH` keeps the automatic value.
-                        None => meta_args.get(k).cloned().flatten(),
-                    },
-                };
-                ctx.used_args.insert(k.clone());
-                meta_args.insert(k.clone(), value);
-            }
-        }
+        eval_meta_arg(m, opts, escape, &mut meta_args, &mut ctx.used_args)?;
     }
     let mut results = crate::schedule::run_stages(&mut ctx, &stages, &need, &meta_args)?;
     let last = results

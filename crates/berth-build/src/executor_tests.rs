@@ -237,13 +237,16 @@ fn copy_never_reads_outside_the_context() {
     std::fs::write(secret.path().join("secret"), "host data").unwrap();
     std::os::unix::fs::symlink(secret.path(), e.ctx.path().join("esc")).unwrap();
     std::os::unix::fs::symlink(secret.path().join("secret"), e.ctx.path().join("f")).unwrap();
-    for src in ["esc/secret", "f", "../secret", "/esc/secret"] {
+    for src in ["esc/secret", "f", "../secret", "/esc/secret", "/../secret"] {
         let (r, _) = e.run(&e.opts(&format!("FROM busybox\nCOPY {src} /x\n")));
         let msg = r.unwrap_err().to_string();
-        assert!(
-            msg.contains("file not found in build context or excluded by .dockerignore"),
-            "{src}: {msg}"
-        );
+        // A path climbing out is refused as docker does; links resolve inside.
+        let want = if src.contains("..") {
+            "COPY failed: forbidden path outside the build context: ../secret ()"
+        } else {
+            "file not found in build context or excluded by .dockerignore"
+        };
+        assert!(msg.contains(want), "{src}: {msg}");
     }
     // A directory holding the symlink copies the link, not its target.
     let (r, _) = e.run(&e.opts("FROM busybox\nCOPY . /ctx/\n"));
@@ -433,4 +436,22 @@ fn labels_from_options_are_a_last_step() {
     // docker's `%q='%s'` (the value is never expanded).
     assert!(out.contains("Step 2/2 : LABEL \"l\"='1'"), "{out}");
     assert_eq!(e.fake.config(&r.unwrap()).labels.unwrap()["l"], "1");
+}
+
+/// Regression: `FROM $VAR` naming a stage did not make that stage needed ("stage 0
+/// was not built"); a `--from` with a variable needs every stage before it.
+#[test]
+fn needed_stages_expand_from_with_the_meta_args() {
+    use crate::executor::{needed_stages, plan_dockerfile};
+    let df = "ARG B=one\nFROM busybox AS one\nFROM busybox AS two\nFROM $B\nFROM busybox\nCOPY --from=$X /a /a\n";
+    let (_, stages, esc) = plan_dockerfile(df, "Dockerfile").unwrap();
+    let mut meta = BTreeMap::new();
+    meta.insert("B".to_string(), Some("one".to_string()));
+    let got: Vec<usize> = needed_stages(&stages, 2, &meta, esc).into_iter().collect();
+    assert_eq!(got, [0, 2]);
+    meta.insert("B".to_string(), Some("two".to_string()));
+    let got: Vec<usize> = needed_stages(&stages, 2, &meta, esc).into_iter().collect();
+    assert_eq!(got, [1, 2]);
+    let got: Vec<usize> = needed_stages(&stages, 3, &meta, esc).into_iter().collect();
+    assert_eq!(got, [0, 1, 2, 3]);
 }

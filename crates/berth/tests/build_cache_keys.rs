@@ -129,3 +129,33 @@ fn symlinked_and_wildcard_sources_are_cached_exactly() {
     assert_eq!(hits(&out), 0, "{out}");
     assert!(out.contains("util2\n"), "{out}");
 }
+
+#[test]
+fn an_ignored_dockerfile_is_read_but_never_copied() {
+    let d = daemon();
+    import_busybox(&d, "busybox");
+    let ctx = context(&d, "FROM busybox\nCOPY . /c/\nRUN find /c | sort\n");
+    write(
+        &ctx,
+        ".dockerignore",
+        "Dockerfile\n.dockerignore\nunused.txt\n",
+    );
+    let out = build(&d, &ctx);
+    assert_eq!(hits(&out), 0, "{out}");
+    assert!(
+        out.contains("/c\n/c/app\n/c/app/lib\n/c/app/lib/util.txt\n/c/app/run.sh\n/c/conf.txt\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("/c/Dockerfile") && !out.contains("/c/.dockerignore"),
+        "{out}"
+    );
+    // Editing the ignored Dockerfile's comment changes nothing COPY sees.
+    write(
+        &ctx,
+        "Dockerfile",
+        "# a comment\nFROM busybox\nCOPY . /c/\nRUN find /c | sort\n",
+    );
+    let out = build(&d, &ctx);
+    assert_eq!(hits(&out), 2, "{out}");
+}

@@ -581,18 +581,26 @@ pub(crate) async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     let mut compact = Compact::default();
     let mut image_id: Option<String> = None;
     let mut lines = resp.json_lines();
+    let mut steps = super::build_where::StepTracker::default();
+    // A failed step's error, with the instruction quoted from the local Dockerfile.
+    let located = |msg: String, steps: &super::build_where::StepTracker| {
+        match local_dockerfile.as_deref().and_then(|t| steps.excerpt(t)) {
+            Some(x) => format!("{msg}\n{x}"),
+            None => msg,
+        }
+    };
     while let Some(m) = lines.next::<Message>().await {
         let m = m?;
         if let Some(d) = m.error_detail.filter(|d| !d.message.is_empty()) {
             let code = d.code.filter(|c| *c != 0).unwrap_or(1) as i32;
             return Err(Exit {
                 code,
-                message: d.message,
+                message: located(d.message, &steps),
             }
             .into());
         }
         if let Some(e) = m.error.filter(|e| !e.is_empty()) {
-            return Err(fail(e));
+            return Err(fail(located(e, &steps)));
         }
         if let Some(id) = m
             .aux
@@ -603,6 +611,7 @@ pub(crate) async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
             image_id = Some(id.to_string());
         }
         if let Some(s) = m.stream {
+            steps.feed(&s);
             if tty {
                 compact.feed(&s);
             } else {
@@ -612,6 +621,8 @@ pub(crate) async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     }
     let _ = producer.join();
     if let (Some(f), Some(id)) = (&a.iidfile, &image_id) {
+        // With -q docker's CLI writes what it printed: the id and a newline.
+        let id = if a.quiet { format!("{id}\n") } else { id.clone() };
         std::fs::write(f, id)
             .map_err(|e| fail(format!("failed to write image ID to file: {e}")))?;
     }

@@ -1,6 +1,7 @@
 //! Commands, one module per resource. Each takes its clap args and a [`Ctx`].
 
 pub(crate) mod build;
+pub(crate) mod build_where;
 pub(crate) mod container;
 pub(crate) mod container_cli;
 pub(crate) mod container_cp;

@@ -562,7 +562,7 @@ fn df_verbose(
     images: &[Value],
     containers: &[Value],
     volumes: &[Value],
-    _cache: &[Value],
+    cache: &[Value],
 ) -> Result<()> {
     let now = units::now_unix();
     let i64of = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_i64).unwrap_or(0);
@@ -705,7 +705,7 @@ fn df_verbose(
             ],
         )?,
     );
-    let total: i64 = _cache.iter().map(|c| i64of(c, "/Size")).sum();
+    let total: i64 = cache.iter().map(|c| i64of(c, "/Size")).sum();
     let _ = du;
     text.push_str(&format!(
         "\nBuild cache usage: {}\n\n",
@@ -714,7 +714,7 @@ fn df_verbose(
     text.push_str(
         &Format::parse("table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t{{.Shared}}")?
             .render(
-                &[],
+                &cache_rows(cache, now),
                 &[
                     ("ID", "CACHE ID"),
                     ("CacheType", "CACHE TYPE"),
@@ -728,4 +728,56 @@ fn df_verbose(
     );
     out(&text);
     Ok(())
+}
+
+/// The `-v` view's build cache rows, as docker's CLI renders them: the id cut to 12
+/// characters (a `*` when in use), the size to 3 significant digits, times as "ago".
+fn cache_rows(cache: &[Value], now: f64) -> Vec<gotmpl::Value> {
+    let ago = |v: &Value, key: &str| -> String {
+        v.get(key)
+            .and_then(Value::as_str)
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map_or(String::new(), |t| units::since(t.timestamp(), now))
+    };
+    cache
+        .iter()
+        .map(|c| {
+            let id = c.get("ID").and_then(Value::as_str).unwrap_or("");
+            let id = id.rsplit(':').next().unwrap_or(id);
+            let mut id: String = id.chars().take(12).collect();
+            if c.get("InUse").and_then(Value::as_bool) == Some(true) {
+                id.push('*');
+            }
+            context(&[
+                ("ID", id),
+                (
+                    "CacheType",
+                    c.get("Type").and_then(Value::as_str).unwrap_or("").into(),
+                ),
+                (
+                    "Size",
+                    units::human_size_prec(
+                        c.get("Size").and_then(Value::as_i64).unwrap_or(0) as f64,
+                        3,
+                    ),
+                ),
+                ("CreatedSince", ago(c, "CreatedAt")),
+                ("LastUsedSince", ago(c, "LastUsedAt")),
+                (
+                    "UsageCount",
+                    c.get("UsageCount")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0)
+                        .to_string(),
+                ),
+                (
+                    "Shared",
+                    c.get("Shared")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                        .to_string(),
+                ),
+            ])
+        })
+        .collect()
 }
