@@ -113,7 +113,10 @@ fn clean_rel(p: &str) -> String {
 /// the path as docker shows it (one leading `/` and a `./` dropped), when it does.
 /// Only the message: sources are resolved with `resolve_in_root` whatever this says.
 fn outside_root(src: &str) -> Option<&str> {
-    let shown = src.strip_prefix('/').filter(|s| !s.is_empty()).unwrap_or(src);
+    let shown = src
+        .strip_prefix('/')
+        .filter(|s| !s.is_empty())
+        .unwrap_or(src);
     let shown = shown.strip_prefix("./").unwrap_or(shown);
     let mut depth = 0i64;
     for c in src.split('/') {
@@ -178,7 +181,6 @@ fn join_rel(base: &str, name: &str) -> String {
 pub(crate) fn plan(req: &Request<'_>) -> Result<Plan> {
     let mut resolved: Vec<(String, PathBuf)> = Vec::new();
     let mut remotes: Vec<(String, &Remote)> = Vec::new();
-    let mut wildcard = false;
     for s in req.sources {
         if is_url(s) {
             let Some(r) = req.remote.iter().find(|r| r.url == *s) else {
@@ -207,8 +209,13 @@ pub(crate) fn plan(req: &Request<'_>) -> Result<Plan> {
             )));
         }
         let names = if has_glob(&rel) {
-            wildcard = true;
-            glob_sources(req.src_root, &rel)?
+            // docker matches a pattern against the paths inside the root: one that
+            // climbs out (`../*.txt`) matches nothing.
+            if outside_root(s).is_some() {
+                Vec::new()
+            } else {
+                glob_sources(req.src_root, &rel)?
+            }
         } else {
             vec![rel.clone()]
         };
@@ -234,13 +241,15 @@ pub(crate) fn plan(req: &Request<'_>) -> Result<Plan> {
         )));
     }
     let dest_slash = req.dest.ends_with('/');
-    if (total > 1 || wildcard) && !dest_slash && !is_image_dir(req.image_root, req.dest) {
+    // docker counts the sources after wildcards and asks for the slash even when
+    // the destination is a directory already.
+    if total > 1 && !dest_slash {
         return Err(BuildError::Invalid(format!(
             "When using {} with more than one source file, the destination must be a directory and end with a /",
             req.cmd
         )));
     }
-    let dest_is_dir = dest_slash || total > 1 || wildcard || is_image_dir(req.image_root, req.dest);
+    let dest_is_dir = dest_slash || is_image_dir(req.image_root, req.dest);
     let dest_clean = clean_rel(req.dest);
     let mut items = Vec::new();
     for (name, real) in &resolved {

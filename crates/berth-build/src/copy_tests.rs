@@ -90,6 +90,16 @@ fn wildcards_and_destination_rules() {
         run(&["*.txt"], "/d").unwrap_err().to_string(),
         "When using COPY with more than one source file, the destination must be a directory and end with a /"
     );
+    // As docker: a wildcard matching one file is one source; several sources want
+    // the slash even into a directory that exists.
+    assert_eq!(run(&["*.md"], "/d").unwrap(), vec!["d"]);
+    std::fs::create_dir(img.path().join("e")).unwrap();
+    assert_eq!(run(&["c.md"], "/e").unwrap(), vec!["e/c.md"]);
+    assert!(run(&["a.txt", "b.txt"], "/e").is_err());
+    assert_eq!(
+        run(&["../*.txt"], "/d/").unwrap_err().to_string(),
+        "COPY failed: no source files were specified"
+    );
     assert_eq!(
         run(&["*.none"], "/d/").unwrap_err().to_string(),
         "COPY failed: no source files were specified"

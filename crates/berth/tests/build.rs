@@ -294,9 +294,18 @@ fn the_context_never_leaks_host_files() {
     // Naming the link as a source resolves it inside the context: not found; a
     // path climbing out is refused (docker's "forbidden path").
     for (src, want) in [
-        ("leak", "file not found in build context or excluded by .dockerignore"),
-        ("dir/secret.txt", "file not found in build context or excluded by .dockerignore"),
-        ("../secret.txt", "forbidden path outside the build context: ../secret.txt ()"),
+        (
+            "leak",
+            "file not found in build context or excluded by .dockerignore",
+        ),
+        (
+            "dir/secret.txt",
+            "file not found in build context or excluded by .dockerignore",
+        ),
+        (
+            "../secret.txt",
+            "forbidden path outside the build context: ../secret.txt ()",
+        ),
     ] {
         let df = format!("FROM busybox\nCOPY {src} /x\n");
         std::fs::write(ctx.join("Dockerfile"), df).unwrap();

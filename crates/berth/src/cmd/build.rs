@@ -171,7 +171,32 @@ fn looks_like_archive(head: &[u8]) -> bool {
         || head.starts_with(b"BZh")
         || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
         || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-    compressed || (head.len() >= 262 && &head[257..262] == b"ustar")
+    compressed || (head.len() >= 262 && &head[257..262] == b"ustar") || v7_tar_header(head)
+}
+
+/// A pre-POSIX tar header (no "ustar" magic), as docker's CLI also takes: a name and
+/// a valid checksum (the header's bytes summed, the checksum field as spaces).
+fn v7_tar_header(head: &[u8]) -> bool {
+    if head.len() < 512 || head[0] == 0 {
+        return false;
+    }
+    let field = String::from_utf8_lossy(&head[148..156]);
+    let Ok(want) = u32::from_str_radix(field.trim_matches(|c: char| c == ' ' || c == '\0'), 8)
+    else {
+        return false;
+    };
+    let sum: u32 = head[..512]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
+        .sum();
+    sum == want
 }
 
 fn read_dockerfile_arg(f: &str) -> Result<Vec<u8>> {
@@ -583,11 +608,12 @@ pub(crate) async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     let mut lines = resp.json_lines();
     let mut steps = super::build_where::StepTracker::default();
     // A failed step's error, with the instruction quoted from the local Dockerfile.
-    let located = |msg: String, steps: &super::build_where::StepTracker| {
-        match local_dockerfile.as_deref().and_then(|t| steps.excerpt(t)) {
-            Some(x) => format!("{msg}\n{x}"),
-            None => msg,
-        }
+    let located = |msg: String, steps: &super::build_where::StepTracker| match local_dockerfile
+        .as_deref()
+        .and_then(|t| steps.excerpt(t))
+    {
+        Some(x) => format!("{msg}\n{x}"),
+        None => msg,
     };
     while let Some(m) = lines.next::<Message>().await {
         let m = m?;
@@ -622,7 +648,11 @@ pub(crate) async fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     let _ = producer.join();
     if let (Some(f), Some(id)) = (&a.iidfile, &image_id) {
         // With -q docker's CLI writes what it printed: the id and a newline.
-        let id = if a.quiet { format!("{id}\n") } else { id.clone() };
+        let id = if a.quiet {
+            format!("{id}\n")
+        } else {
+            id.clone()
+        };
         std::fs::write(f, id)
             .map_err(|e| fail(format!("failed to write image ID to file: {e}")))?;
     }

@@ -17,6 +17,10 @@ impl StepTracker {
     /// Takes one chunk of the daemon's output stream.
     pub(crate) fn feed(&mut self, chunk: &str) {
         for line in chunk.lines() {
+            // Every step is done: a later error (tagging) is no instruction's.
+            if line.starts_with("Successfully built ") {
+                self.last = None;
+            }
             let Some(rest) = line.strip_prefix("Step ") else {
                 continue;
             };
@@ -68,5 +72,7 @@ mod tests {
         assert_eq!(t.excerpt(df).unwrap(), "   2 | COPY a /a\n     | ^");
         t.feed("Step 3/4 : RUN true\nStep 4/4 : COPY a /a\n");
         assert_eq!(t.excerpt(df).unwrap(), "   4 |   COPY a /a\n     |   ^");
+        t.feed(" ---> 456\nSuccessfully built 456\n");
+        assert_eq!(t.excerpt(df), None);
     }
 }
