@@ -3,74 +3,16 @@
 //! stages, failures, hostile contexts, `.dockerignore`, stdin contexts.
 
 mod common;
+#[path = "build_support/mod.rs"]
+mod nb;
+#[path = "notes_support/mod.rs"]
+mod notes_support;
+#[path = "network_support/mod.rs"]
+mod support;
 
 use common::*;
-use std::path::{Path, PathBuf};
+use nb::{Env, s};
 use std::time::Duration;
-
-struct Env {
-    d: TestDaemon,
-}
-
-impl Env {
-    fn new() -> Env {
-        let d = daemon();
-        import_busybox(&d, "busybox");
-        Env { d }
-    }
-    fn docker(&self, args: &[&str]) -> Cmd {
-        self.d
-            .docker(args)
-            .env("DOCKER_BUILDKIT", "0")
-            .timeout(Duration::from_secs(120))
-    }
-    fn berth(&self, args: &[&str]) -> Cmd {
-        self.d.berth(args).timeout(Duration::from_secs(120))
-    }
-    /// A context directory with `files` (path, content).
-    fn ctx(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
-        let dir = self.d.scratch().join(name);
-        for (p, body) in files {
-            let f = dir.join(p);
-            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-            std::fs::write(f, body).unwrap();
-        }
-        dir
-    }
-    fn assert_clean(&self) {
-        assert_eq!(
-            self.docker(&["ps", "-aq"]).ok().out(),
-            "",
-            "leftover containers"
-        );
-        let root = self.d.data_root().display().to_string();
-        let mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(&root))
-            .map(str::to_string)
-            .collect();
-        assert!(mounts.is_empty(), "leftover mounts: {mounts:?}");
-        let tmp = self.d.data_root().join("builder/tmp");
-        let left: Vec<_> = std::fs::read_dir(&tmp)
-            .map(|r| r.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        assert!(left.is_empty(), "leftover build dirs: {left:?}");
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let ids = self.d.docker(["ps", "-aq"]).run().lines();
-        if !ids.is_empty() {
-            self.d.docker(["rm", "-f"]).args(ids).run();
-        }
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 const APP: &str = "FROM busybox\nENV GREETING=hello\nWORKDIR /app\nCOPY hello.txt .\nRUN echo \"built $GREETING\" > /app/built.txt && cat hello.txt\nCMD [\"cat\", \"/app/built.txt\"]\n";
 

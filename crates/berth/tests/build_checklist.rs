@@ -7,7 +7,7 @@
 //! context and of a missing file, `FROM $VAR` naming a stage, and `ARG ${NAME}`.
 
 mod common;
-#[path = "notes_build_support/mod.rs"]
+#[path = "build_support/mod.rs"]
 mod nb;
 #[path = "notes_support/mod.rs"]
 mod notes_support;

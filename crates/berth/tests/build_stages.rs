@@ -4,62 +4,16 @@
 //! stages it does not need.
 
 mod common;
+#[path = "build_support/mod.rs"]
+mod nb;
+#[path = "notes_support/mod.rs"]
+mod notes_support;
+#[path = "network_support/mod.rs"]
+mod support;
 
 use common::*;
-use std::path::{Path, PathBuf};
+use nb::{Env, s};
 use std::time::Duration;
-
-struct Env {
-    d: TestDaemon,
-}
-
-impl Env {
-    fn new() -> Env {
-        let d = daemon();
-        import_busybox(&d, "busybox");
-        Env { d }
-    }
-    fn docker(&self, args: &[&str]) -> Cmd {
-        self.d
-            .docker(args)
-            .env("DOCKER_BUILDKIT", "0")
-            .timeout(Duration::from_secs(120))
-    }
-    fn berth(&self, args: &[&str]) -> Cmd {
-        self.d.berth(args).timeout(Duration::from_secs(120))
-    }
-    fn ctx(&self, name: &str, dockerfile: &str) -> PathBuf {
-        let dir = self.d.scratch().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
-        dir
-    }
-    fn assert_clean(&self) {
-        assert_eq!(
-            self.docker(&["ps", "-aq"]).ok().out(),
-            "",
-            "leftover containers"
-        );
-        let tmp = self.d.data_root().join("builder/tmp");
-        let left: Vec<_> = std::fs::read_dir(&tmp)
-            .map(|r| r.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        assert!(left.is_empty(), "leftover build dirs: {left:?}");
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let ids = self.d.docker(["ps", "-aq"]).run().lines();
-        if !ids.is_empty() {
-            self.d.docker(["rm", "-f"]).args(ids).run();
-        }
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A port nobody listens on right now.
 fn free_port() -> u16 {
@@ -155,7 +109,7 @@ Successfully tagged stages-{port}:latest"#
 #[test]
 fn independent_stages_run_at_the_same_time_with_sequential_output() {
     let e = Env::new();
-    let ctx = e.ctx("rendezvous", RENDEZVOUS);
+    let ctx = e.ctx("rendezvous", &[("Dockerfile", RENDEZVOUS)]);
     // A fresh port per build: it is a build arg, so no RUN comes from the cache.
     let port = free_port();
     let tag = format!("stages-{port}");
@@ -215,7 +169,7 @@ fn independent_stages_run_at_the_same_time_with_sequential_output() {
 fn target_skips_unneeded_stages_and_waits_for_dependencies() {
     let e = Env::new();
     let df = "FROM busybox AS base\nRUN echo base > /base.txt\nFROM busybox AS broken\nRUN exit 7\nFROM base AS side\nRUN cat /base.txt && echo side > /side.txt\nFROM busybox AS want\nCOPY --from=base /base.txt /base.txt\nCOPY --from=side /side.txt /side.txt\nCMD [\"cat\", \"/base.txt\", \"/side.txt\"]\nFROM want AS later\nRUN exit 8\n";
-    let ctx = e.ctx("target", df);
+    let ctx = e.ctx("target", &[("Dockerfile", df)]);
     let out = e
         .docker(&["build", "--target", "want", "-t", "want", s(&ctx)])
         .ok()
@@ -281,7 +235,7 @@ fn stages_from_the_same_missing_image_pull_it_once() {
     let df = format!(
         "FROM {base} AS one\nRUN echo one > /one\nFROM {base} AS two\nRUN echo two > /two\nFROM busybox\nCOPY --from=one /one /one\nCOPY --from=two /two /two\nCMD [\"cat\", \"/one\", \"/two\"]\n"
     );
-    let ctx = e.ctx("pull-once", &df);
+    let ctx = e.ctx("pull-once", &[("Dockerfile", &df)]);
     e.docker(&["build", "-t", "pulled-once", s(&ctx)]).ok();
     assert_eq!(
         e.docker(&["run", "--rm", "--network=none", "pulled-once"])
@@ -315,10 +269,7 @@ fn stages_from_the_same_missing_image_pull_it_once() {
 #[test]
 fn a_client_that_goes_away_cancels_every_stage() {
     let e = Env::new();
-    let ctx = e.ctx(
-        "cancel-stages",
-        "FROM busybox AS a\nRUN echo started-a && sleep 60\nFROM busybox AS b\nRUN echo started-b && sleep 60\nFROM busybox\nCOPY --from=a /bin/sh /a\nCOPY --from=b /bin/sh /b\n",
-    );
+    let ctx = e.ctx("cancel-stages", &[("Dockerfile", "FROM busybox AS a\nRUN echo started-a && sleep 60\nFROM busybox AS b\nRUN echo started-b && sleep 60\nFROM busybox\nCOPY --from=a /bin/sh /a\nCOPY --from=b /bin/sh /b\n")]);
     let mut child = std::process::Command::new("docker")
         .args(["-H", &e.d.host(), "build", s(&ctx)])
         .env("DOCKER_BUILDKIT", "0")

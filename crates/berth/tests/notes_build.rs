@@ -10,7 +10,7 @@
 //! images chapter.
 
 mod common;
-#[path = "notes_build_support/mod.rs"]
+#[path = "build_support/mod.rs"]
 mod nb;
 #[path = "notes_support/mod.rs"]
 mod notes_support;

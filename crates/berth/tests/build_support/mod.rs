@@ -1,4 +1,5 @@
-//! Helpers for notes_build.rs: a daemon with busybox whose containers (and their
+//! Helpers for the build tests (build.rs, build_stages.rs, build_checklist.rs,
+//! notes_build.rs): a daemon with busybox whose containers (and their
 //! volumes) are removed on drop, builds in a context directory, shell lines with the
 //! real docker CLI on the classic builder, config and history readers.
 #![allow(dead_code)]
@@ -98,6 +99,11 @@ impl Env {
             .map(str::to_string)
             .collect();
         assert!(mounts.is_empty(), "leftover mounts: {mounts:?}");
+        let tmp = self.d.data_root().join("builder/tmp");
+        let left: Vec<_> = std::fs::read_dir(&tmp)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "leftover build dirs: {left:?}");
     }
 }
 
