@@ -107,7 +107,7 @@ fn run_prints_output_and_propagates_exit_codes() {
         .assert_stderr_contains("Unable to find image 'nope:latest' locally");
     // The pull went to the test daemon's refusing proxy (HTTPS_PROXY, as dockerd honours
     // it; checked with strace: no DNS query either), never to Docker Hub.
-    missing.assert_stderr_contains(r#"Get "https://registry-1.docker.io/v2/": Connection refused"#);
+    missing.assert_stderr_contains(r#"Get "https://registry-1.docker.io/v2/": proxyconnect tcp: dial tcp 127.0.0.1:9: connect: connection refused"#);
     e.docker(&["run", "--rm", "-u", "bob", "busybox", "true"])
         .run()
         .assert_code(125)

@@ -314,9 +314,25 @@ impl Registries {
         let short = layer.digest.hex()[..12].to_string();
         let resp = repo.get_blob(&layer.digest).await.map_err(registry_error)?;
         let total = resp.content_length().unwrap_or(layer.size.max(0) as u64);
-        let stream = resp.bytes_stream().map(|r| {
-            r.map_err(|e| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.to_string()))
-        });
+        // The copy runs on a blocking thread that outlives this future: when the pull
+        // is cancelled (its client went away, this future is dropped), the guard
+        // cancels the token and the stream ends in an error, so the download stops.
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let _stop_on_drop = cancel.clone().drop_guard();
+        let stream = resp
+            .bytes_stream()
+            .map(|r| {
+                r.map_err(|e| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.to_string()))
+            })
+            .take_until(Box::pin(cancel.clone().cancelled_owned()))
+            .chain(futures_util::stream::iter(
+                std::iter::from_fn(move || {
+                    cancel
+                        .is_cancelled()
+                        .then(|| Err(std::io::Error::other("pull cancelled")))
+                })
+                .take(1),
+            ));
         let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
         let (store, blob, diff2, chain2) = (
             self.store.clone(),

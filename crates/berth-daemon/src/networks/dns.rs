@@ -102,19 +102,32 @@ struct Ctx {
 }
 
 impl Ctx {
-    /// The response to one query: ours, an upstream's, or SERVFAIL.
-    async fn respond(&self, query: &[u8]) -> Option<Vec<u8>> {
+    /// Our own answer to `query`, if the name (or reverse address) is ours.
+    fn own(&self, query: &[u8], q: &dns::Question) -> Option<Vec<u8>> {
+        let t = self.table.read().unwrap_or_else(|e| e.into_inner());
+        if q.qtype == dns::TYPE_PTR {
+            let ip = dns::reverse_ip(&q.name)?;
+            return dns::answer_ptr(query, q, t.lookup_reverse(&self.cid, ip)?);
+        }
+        let ips = t.lookup(&self.cid, &q.name);
+        (!ips.is_empty()).then(|| dns::answer(query, q, &ips))
+    }
+
+    /// The response to one query: ours, an upstream's, or SERVFAIL. A query that
+    /// came over TCP is relayed over TCP (as docker does), so answers too large for
+    /// UDP (which upstreams send truncated, TC set, to UDP clients) come back whole.
+    async fn respond(&self, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
         let q = dns::parse_query(query)?;
-        let ips = self
-            .table
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .lookup(&self.cid, &q.name);
-        if !ips.is_empty() {
-            return Some(dns::answer(query, &q, &ips));
+        if let Some(r) = self.own(query, &q) {
+            return Some(r);
         }
         for up in &self.upstreams {
-            if let Some(r) = relay(query, *up).await {
+            let r = if tcp {
+                relay_tcp(query, *up).await
+            } else {
+                relay(query, *up).await
+            };
+            if let Some(r) = r {
                 return Some(r);
             }
         }
@@ -141,6 +154,23 @@ async fn relay(query: &[u8], up: SocketAddr) -> Option<Vec<u8>> {
     (buf.get(0..2) == query.get(0..2)).then_some(buf)
 }
 
+/// One query to one upstream over TCP (2-byte length prefix), from the host's namespace.
+async fn relay_tcp(query: &[u8], up: SocketAddr) -> Option<Vec<u8>> {
+    let io = async {
+        let mut s = tokio::net::TcpStream::connect(up).await.ok()?;
+        let mut out = u16::try_from(query.len()).ok()?.to_be_bytes().to_vec();
+        out.extend_from_slice(query);
+        s.write_all(&out).await.ok()?;
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).await.ok()?;
+        let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut buf).await.ok()?;
+        Some(buf)
+    };
+    let buf = tokio::time::timeout(UPSTREAM_TIMEOUT, io).await.ok()??;
+    (buf.get(0..2) == query.get(0..2)).then_some(buf)
+}
+
 async fn serve_udp(sock: Arc<tokio::net::UdpSocket>, ctx: Arc<Ctx>) {
     let mut buf = vec![0u8; 4096];
     loop {
@@ -150,7 +180,9 @@ async fn serve_udp(sock: Arc<tokio::net::UdpSocket>, ctx: Arc<Ctx>) {
         let query = buf[..n].to_vec();
         let (sock, ctx) = (sock.clone(), ctx.clone());
         tokio::spawn(async move {
-            if let Some(r) = ctx.respond(&query).await {
+            if let (Some(r), Some(q)) = (ctx.respond(&query, false).await, dns::parse_query(&query))
+            {
+                let r = dns::fit_udp(r, &q, dns::udp_limit(&query, &q));
                 let _ = sock.send_to(&r, from).await;
             }
         });
@@ -173,7 +205,7 @@ async fn serve_tcp(l: tokio::net::TcpListener, ctx: Arc<Ctx>) {
                 if s.read_exact(&mut q).await.is_err() {
                     return;
                 }
-                let Some(r) = ctx.respond(&q).await else {
+                let Some(r) = ctx.respond(&q, true).await else {
                     return;
                 };
                 let mut out = (r.len() as u16).to_be_bytes().to_vec();
@@ -212,7 +244,7 @@ mod tests {
             upstreams: vec![up_addr],
         };
         let r = ctx
-            .respond(&dns::build_query(1, "web", dns::TYPE_A))
+            .respond(&dns::build_query(1, "web", dns::TYPE_A), false)
             .await
             .unwrap();
         assert_eq!(
@@ -220,7 +252,7 @@ mod tests {
             Some((0, vec!["10.1.0.2".parse().unwrap()]))
         );
         let r = ctx
-            .respond(&dns::build_query(2, "upstream.example", dns::TYPE_A))
+            .respond(&dns::build_query(2, "upstream.example", dns::TYPE_A), false)
             .await
             .unwrap();
         assert_eq!(
@@ -233,9 +265,54 @@ mod tests {
             ..ctx
         };
         let r = dead
-            .respond(&dns::build_query(3, "x.example", dns::TYPE_A))
+            .respond(&dns::build_query(3, "x.example", dns::TYPE_A), false)
             .await
             .unwrap();
         assert_eq!(dns::parse_answers(&r).unwrap().0, dns::RCODE_SERVFAIL);
+    }
+
+    #[tokio::test]
+    async fn ptr_is_answered_and_tcp_queries_are_relayed_over_tcp() {
+        // A fake TCP-only upstream on loopback answering 192.0.2.9.
+        let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up_addr = up.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = up.accept().await {
+                let mut len = [0u8; 2];
+                s.read_exact(&mut len).await.unwrap();
+                let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+                s.read_exact(&mut q).await.unwrap();
+                let p = dns::parse_query(&q).unwrap();
+                let r = dns::answer(&q, &p, &["192.0.2.9".parse().unwrap()]);
+                let mut out = (r.len() as u16).to_be_bytes().to_vec();
+                out.extend_from_slice(&r);
+                s.write_all(&out).await.unwrap();
+            }
+        });
+        let mut t = DnsTable::default();
+        let ip = "10.1.0.2".parse().unwrap();
+        t.add("n1", "c1", &["web".into()], ip);
+        t.add_reverse("n1", ip, "web", "mynet");
+        let ctx = Ctx {
+            cid: "c1".into(),
+            table: Arc::new(RwLock::new(t)),
+            upstreams: vec![up_addr],
+        };
+        let r = ctx
+            .respond(
+                &dns::build_query(1, "2.0.1.10.in-addr.arpa", dns::TYPE_PTR),
+                true,
+            )
+            .await
+            .unwrap();
+        assert_eq!(dns::parse_ptr_answers(&r), Some(vec!["web.mynet.".into()]));
+        let r = ctx
+            .respond(&dns::build_query(2, "big.example", dns::TYPE_A), true)
+            .await
+            .unwrap();
+        assert_eq!(
+            dns::parse_answers(&r),
+            Some((0, vec!["192.0.2.9".parse().unwrap()]))
+        );
     }
 }

@@ -639,6 +639,7 @@ impl NetworkManager {
                 let mut names = vec![ep.name.clone(), cid[..12.min(cid.len())].to_string()];
                 names.extend(ep.aliases.iter().cloned());
                 t.add(&n.id, cid, &names, a.ip);
+                t.add_reverse(&n.id, a.ip, &ep.name, &n.name);
             }
         }
         t

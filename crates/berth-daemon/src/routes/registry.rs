@@ -79,9 +79,14 @@ where
         let _ = line_tx.send(Item::Line(Box::new(to_json(p))));
     });
     let fut = work(sink);
+    // As docker, the work is cancelled when its client goes away: the response body
+    // (the receiver) is dropped, `closed` fires and the work future is dropped.
     tokio::spawn(async move {
-        if let Err(e) = fut.await {
-            let _ = tx.send(Item::Fail(e));
+        tokio::select! {
+            r = fut => if let Err(e) = r {
+                let _ = tx.send(Item::Fail(e));
+            },
+            _ = tx.closed() => tracing::info!("client disconnected: operation cancelled"),
         }
     });
     let first = match rx.recv().await {

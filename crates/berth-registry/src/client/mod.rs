@@ -10,6 +10,7 @@
 
 mod auth;
 mod ops;
+mod proxy;
 mod tls;
 
 use std::fmt;
@@ -79,6 +80,16 @@ impl ClientError {
         while let Some(s) = src {
             cause = s.to_string();
             src = s.source();
+        }
+        // A proxy that refused the connection: Go's `proxyconnect` wording.
+        let refused = std::iter::successors(std::error::Error::source(e), |s| s.source())
+            .filter_map(|s| s.downcast_ref::<std::io::Error>())
+            .any(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        if e.is_connect()
+            && refused
+            && let Some(p) = proxy::proxy_addr(url, |k| std::env::var(k).ok())
+        {
+            cause = format!("proxyconnect tcp: dial tcp {p}: connect: connection refused");
         }
         ClientError::new(ErrorKind::Other, format!("{method} \"{url}\": {cause}"))
     }
