@@ -58,6 +58,9 @@ pub struct MountPoint {
     /// `bind-recursive=writable`: read-only at the top only (docker 24's behaviour).
     #[serde(default)]
     pub ro_non_recursive: bool,
+    /// `volume-subpath=`: the directory of the volume mounted instead of its root.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subpath: String,
 }
 
 /// A volume the plan needs (named, or anonymous when `name` is empty).
@@ -305,9 +308,17 @@ fn parse_api_mount(raw: &Value, bind_must_exist: bool) -> Result<Planned> {
             }
             let vo = m.volume_options.unwrap_or_default();
             if !vo.subpath.is_empty() {
-                return Err(Error::not_implemented(
-                    "volume subpaths are not supported by this daemon",
-                ));
+                if m.source.is_empty() {
+                    return Err(fail(
+                        "must not set Subpath when using anonymous volumes".into(),
+                    ));
+                }
+                if !volumes::subpath::is_local(&vo.subpath) {
+                    return Err(fail(
+                        "subpath must be a relative path within the volume".into(),
+                    ));
+                }
+                mp.subpath = vo.subpath.clone();
             }
             if m.read_only && m.source.is_empty() {
                 return Err(fail(

@@ -127,7 +127,8 @@ impl ContainerManager {
                 }
                 "volume" => {
                     let p = self.volumes.mount(&m.name, &rec.id)?;
-                    if m.copy_data {
+                    // A subpath mounts part of the volume: no copy-up into it.
+                    if m.copy_data && m.subpath.is_empty() {
                         crate::volumes::copy_up(rootfs, &m.destination, &p).map_err(|e| {
                             Error::internal(format!(
                                 "copy image content of {} into volume {}: {e}",
@@ -135,6 +136,11 @@ impl ContainerManager {
                             ))
                         })?;
                     }
+                    let p = if m.subpath.is_empty() {
+                        p
+                    } else {
+                        crate::volumes::subpath::resolve(&p, &m.subpath)?
+                    };
                     self.volumes.publish(
                         "mount",
                         &m.name,

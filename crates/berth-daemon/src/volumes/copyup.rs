@@ -1,6 +1,6 @@
 //! docker's copy-up: a new, empty volume mounted over a path that has content in the
-//! image gets a copy of that content (ownership, modes, times and symlinks kept) before
-//! the container first sees it.
+//! image gets a copy of that content (ownership, modes, times, xattrs and symlinks
+//! kept) before the container first sees it.
 //!
 //! Safety: the image side is found with `resolve_in_root`, so `/data -> /etc` in the
 //! image reads the image's `/etc`, never the host's; below that, entries are read with
@@ -43,6 +43,7 @@ pub(crate) fn copy_up(rootfs: &Path, destination: &str, volume: &Path) -> io::Re
     let dst = open_dir_at(None, volume.as_os_str())?;
     copy_dir(&src, &dst)?;
     set_owner_mode(&dst, &md)?;
+    super::xattrs::copy(&src, &dst)?;
     set_times(&dst, &md)
 }
 
@@ -76,6 +77,7 @@ fn copy_dir(src: &Path, dst: &OwnedFd) -> io::Result<()> {
             let sub = open_dir_at(Some(dst), &name)?;
             copy_dir(&path, &sub)?;
             set_owner_mode(&sub, &md)?;
+            super::xattrs::copy(&path, &sub)?;
             set_times(&sub, &md)?;
         } else if ft.is_file() {
             let mut from = File::open(&path)?;
@@ -93,6 +95,7 @@ fn copy_dir(src: &Path, dst: &OwnedFd) -> io::Result<()> {
             let mut to = File::from(fd);
             io::copy(&mut from, &mut to)?;
             set_owner_mode(&to, &md)?;
+            super::xattrs::copy(&path, &to)?;
             set_times(&to, &md)?;
         } else if ft.is_symlink() {
             let target = std::fs::read_link(&path)?;

@@ -12,6 +12,8 @@
 
 mod copyup;
 mod local;
+pub(crate) mod subpath;
+mod xattrs;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
