@@ -28,9 +28,9 @@ mod dockerignore;
 mod error;
 mod executor;
 pub mod git;
-mod platform;
 mod instruction;
 mod parser;
+mod platform;
 mod schedule;
 mod stage;
 mod subst;
@@ -46,8 +46,8 @@ pub use dockerignore::Ignore;
 pub use error::{BuildError, Result};
 pub use executor::{BuildOptions, PROXY_ARGS, build, plan_dockerfile};
 pub use instruction::{CmdLine, Instruction, Step, parse_instruction};
-pub use platform::{Platform, mismatch as platform_mismatch};
 pub use parser::{Directives, Dockerfile, Flag, Heredoc, Node, ParseError, parse};
+pub use platform::{Platform, mismatch as platform_mismatch};
 
 /// The fuzz entry point (`fuzz/`): parse, type every node, expand every word and
 /// match `.dockerignore` patterns; nothing may panic.

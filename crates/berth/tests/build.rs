@@ -12,7 +12,6 @@ mod support;
 
 use common::*;
 use nb::{Env, s};
-use std::time::Duration;
 
 const APP: &str = "FROM busybox\nENV GREETING=hello\nWORKDIR /app\nCOPY hello.txt .\nRUN echo \"built $GREETING\" > /app/built.txt && cat hello.txt\nCMD [\"cat\", \"/app/built.txt\"]\n";
 
@@ -474,41 +473,9 @@ fn a_client_that_goes_away_cancels_the_build() {
         "cancel",
         &[("Dockerfile", "FROM busybox\nRUN echo started && sleep 60\n")],
     );
-    let mut child = std::process::Command::new("docker")
-        .args(["-H", &e.d.host(), "build", s(&ctx)])
-        .env("DOCKER_BUILDKIT", "0")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     // Wait for the RUN step's container, then kill the client.
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !seen.contains("\nstarted\n") {
-        use std::io::Read;
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0, "the build ended early:\n{seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    drop(out);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = e.docker(&["ps", "-aq"]).ok().out();
-        let tmp_left = std::fs::read_dir(e.d.data_root().join("builder/tmp"))
-            .map(|r| r.count())
-            .unwrap_or(0);
-        if left.is_empty() && tmp_left == 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the build was not cleaned up: containers {left:?}, {tmp_left} scratch dirs"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    e.docker_client(&[s(&ctx)], "\nstarted\n").kill();
+    e.wait_clean("docker killed during RUN");
     e.assert_clean();
 }
 

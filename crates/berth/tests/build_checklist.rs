@@ -621,30 +621,11 @@ fn unterminated_quotes_and_a_dockerfile_from_stdin_with_a_context() {
     e.assert_clean();
 }
 
-/// Waits (20s at most) until the daemon has no container and no build scratch dir.
-fn wait_clean(e: &Env, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let left = e.docker(&["ps", "-aq"]).ok().out();
-        let tmp = std::fs::read_dir(e.d.data_root().join("builder/tmp"))
-            .map(|r| r.count())
-            .unwrap_or(0);
-        if left.is_empty() && tmp == 0 {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: containers {left:?}, {tmp} scratch dirs"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-}
-
 /// A client killed while its context is still uploading, and the berth CLI killed
 /// during a RUN: nothing is left (container, mount, scratch dir).
 #[test]
 fn interrupted_uploads_and_berth_clients_leave_nothing() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::process::{Command, Stdio};
     let e = Env::new();
     // Half a tar: a (pre-POSIX, no magic) header announcing 8 MiB, then 1 MiB of
@@ -694,30 +675,16 @@ fn interrupted_uploads_and_berth_clients_leave_nothing() {
         child.kill().unwrap();
         child.wait().unwrap();
         drop(stdin);
-        wait_clean(&e, &format!("{cli} killed mid-upload"));
+        e.wait_clean(&format!("{cli} killed mid-upload"));
     }
     // The berth CLI killed while a RUN sleeps.
     let dir = e.ctx(
         "sleeps",
         &[("Dockerfile", "FROM busybox\nRUN echo started && sleep 60\n")],
     );
-    let mut child = Command::new(e.d.bin())
-        .args(["-H", &e.d.host(), "build", "--progress=plain", s(&dir)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !seen.contains("\nstarted\n") {
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0, "the build ended early:\n{seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    drop(out);
-    wait_clean(&e, "berth killed during RUN");
+    let mut c = Command::new(e.d.bin());
+    c.args(["-H", &e.d.host(), "build", "--progress=plain", s(&dir)]);
+    Client::start(c, "\nstarted\n").kill();
+    e.wait_clean("berth killed during RUN");
     e.assert_clean();
 }

@@ -270,22 +270,7 @@ fn stages_from_the_same_missing_image_pull_it_once() {
 fn a_client_that_goes_away_cancels_every_stage() {
     let e = Env::new();
     let ctx = e.ctx("cancel-stages", &[("Dockerfile", "FROM busybox AS a\nRUN echo started-a && sleep 60\nFROM busybox AS b\nRUN echo started-b && sleep 60\nFROM busybox\nCOPY --from=a /bin/sh /a\nCOPY --from=b /bin/sh /b\n")]);
-    let mut child = std::process::Command::new("docker")
-        .args(["-H", &e.d.host(), "build", s(&ctx)])
-        .env("DOCKER_BUILDKIT", "0")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !seen.contains("\nstarted-a\n") {
-        use std::io::Read;
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0, "the build ended early:\n{seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    let client = e.docker_client(&[s(&ctx)], "\nstarted-a\n");
     // Stage b's output is held back behind a's, but its container runs.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while e.docker(&["ps", "-q"]).ok().lines().len() < 2 {
@@ -295,24 +280,8 @@ fn a_client_that_goes_away_cancels_every_stage() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!seen.contains("started-b"), "{seen}");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    drop(out);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = e.docker(&["ps", "-aq"]).ok().out();
-        let tmp_left = std::fs::read_dir(e.d.data_root().join("builder/tmp"))
-            .map(|r| r.count())
-            .unwrap_or(0);
-        if left.is_empty() && tmp_left == 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the build was not cleaned up: containers {left:?}, {tmp_left} scratch dirs"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert!(!client.seen.contains("started-b"), "{}", client.seen);
+    client.kill();
+    e.wait_clean("docker killed while two stages ran");
     e.assert_clean();
 }

@@ -236,7 +236,9 @@ pub async fn build(
     let rt = tokio::runtime::Handle::current();
     let remote = q.get("remote").to_string();
     let auth = crate::builder::from::registry_config(
-        headers.get("x-registry-config").and_then(|v| v.to_str().ok()),
+        headers
+            .get("x-registry-config")
+            .and_then(|v| v.to_str().ok()),
     );
     respond(move |lines| {
         let scratch = b

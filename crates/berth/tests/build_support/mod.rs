@@ -107,6 +107,75 @@ impl Env {
     }
 }
 
+/// A build client (`cmd`, stdout piped) running until its output shows `marker`;
+/// then `kill` stops it.
+pub struct Client {
+    child: std::process::Child,
+    out: std::process::ChildStdout,
+    pub seen: String,
+}
+
+impl Client {
+    pub fn start(mut cmd: std::process::Command, marker: &str) -> Client {
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let mut c = Client {
+            child,
+            out,
+            seen: String::new(),
+        };
+        c.read_until(marker);
+        c
+    }
+    pub fn read_until(&mut self, marker: &str) {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        while !self.seen.contains(marker) {
+            let n = self.out.read(&mut buf).unwrap();
+            assert!(n > 0, "the build ended early:\n{}", self.seen);
+            self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Env {
+    /// `docker build <args>` (classic builder) as a [`Client`] once `marker` shows.
+    pub fn docker_client(&self, args: &[&str], marker: &str) -> Client {
+        let mut c = std::process::Command::new(DOCKER_CLI);
+        c.args(["-H", &self.d.host(), "build"])
+            .args(args)
+            .env("DOCKER_BUILDKIT", "0");
+        Client::start(c, marker)
+    }
+    /// Waits (20 s at most) until the daemon has no container and no build scratch
+    /// dir (a cancelled build cleans up in the background).
+    pub fn wait_clean(&self, what: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = self.docker(&["ps", "-aq"]).ok().out();
+            let tmp = std::fs::read_dir(self.d.data_root().join("builder/tmp"))
+                .map(|r| r.count())
+                .unwrap_or(0);
+            if left.is_empty() && tmp == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: not cleaned up: containers {left:?}, {tmp} scratch dirs"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
 impl Drop for Env {
     fn drop(&mut self) {
         let ids = self.d.docker(["ps", "-aq"]).run().lines();
