@@ -322,15 +322,7 @@ fn contexts_from_stdin_and_dockerfiles_outside() {
         ],
     );
     let tgz = e.d.scratch().join("ctx.tar.gz");
-    let st = std::process::Command::new("tar")
-        .arg("-czf")
-        .arg(&tgz)
-        .arg("-C")
-        .arg(&ctx)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    nb::tar_gz(&ctx, &tgz);
     for (cli, tag) in [("docker", "tgz1"), ("berth", "tgz2")] {
         let c = if cli == "docker" {
             e.docker(&["build", "-t", tag, "-"])
@@ -593,15 +585,7 @@ fn url_contexts_tarball_and_dockerfile() {
         ],
     );
     let tgz = e.d.scratch().join("url.tar.gz");
-    let st = std::process::Command::new("tar")
-        .arg("-czf")
-        .arg(&tgz)
-        .arg("-C")
-        .arg(&ctx)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    nb::tar_gz(&ctx, &tgz);
     let base = serve(vec![
         ("/ctx.tar.gz", std::fs::read(&tgz).unwrap()),
         (
