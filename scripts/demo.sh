@@ -91,6 +91,22 @@ echo "== two containers find each other by name on a user-defined network"
 "$berth" network rm demo-net >/dev/null
 "$berth" volume rm demo-www >/dev/null
 
+echo "== berth build: a two-stage Dockerfile (stages run in parallel), then a cached rebuild"
+mkdir -p "$work/app"
+echo "hello from a built image" >"$work/app/greeting.txt"
+cat >"$work/app/Dockerfile" <<'DF'
+FROM busybox AS words
+RUN echo "built by berth" > /words
+FROM busybox
+COPY greeting.txt /greeting.txt
+COPY --from=words /words /words
+CMD ["sh", "-c", "cat /greeting.txt /words"]
+DF
+"$berth" build --progress=plain -t demo-app "$work/app"
+"$berth" build -q -t demo-app "$work/app" >/dev/null
+"$berth" run --rm demo-app
+"$berth" rmi demo-app >/dev/null
+
 if [ -x /usr/local/bin/docker ] || command -v docker >/dev/null 2>&1; then
     docker_cli="$(command -v docker || echo /usr/local/bin/docker)"
     echo "== the real docker CLI against berth: DOCKER_HOST=unix://$sock docker images"
