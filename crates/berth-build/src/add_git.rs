@@ -12,26 +12,9 @@ use crate::git::{self, GitOptions};
 use crate::instruction::Copy;
 use crate::stage::StageState;
 
-/// Whether `s` is a git source for ADD: docker's git URL rules.
-pub(crate) fn is_git_source(s: &str) -> bool {
-    git::is_git_url(s)
-}
-
 /// The ADD step whose source is a git repository (`chown`/`chmod`: the expanded
 /// flag values).
 pub(crate) fn step(
-    ctx: &mut Ctx<'_>,
-    st: &mut StageState,
-    c: &Copy,
-    sources: &[String],
-    dest: &str,
-    chown: Option<String>,
-    chmod: Option<String>,
-) -> Result<()> {
-    run(ctx, st, c, sources, dest, chown, chmod)
-}
-
-fn run(
     ctx: &mut Ctx<'_>,
     st: &mut StageState,
     c: &Copy,

@@ -445,7 +445,7 @@ fn copy_step(
         };
         heredocs.push((h.name.clone(), body.into_bytes()));
     }
-    if kw == "ADD" && sources.iter().any(|s| crate::add_git::is_git_source(s)) {
+    if kw == "ADD" && sources.iter().any(|s| crate::git::is_git_url(s)) {
         let chown = c.chown.as_ref().map(|s| ex(ctx, st, node, s)).transpose()?;
         let chmod = c.chmod.as_ref().map(|s| ex(ctx, st, node, s)).transpose()?;
         return crate::add_git::step(ctx, st, c, &sources, &dest, chown, chmod);

@@ -14,21 +14,7 @@ use support::*;
 /// Starts `srv` (alias `api`) on a new network `dnsnet`; returns its address.
 fn server(e: &Env) -> String {
     e.docker(&["network", "create", "dnsnet"]).ok();
-    e.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "srv",
-        "--network",
-        "dnsnet",
-        "--network-alias",
-        "api",
-        "busybox",
-        "sleep",
-        "300",
-    ])
-    .ok();
-    e.inspect("srv", "{{.NetworkSettings.Networks.dnsnet.IPAddress}}")
+    start_dns_server(e)
 }
 
 /// Runs `script` in a throwaway busybox on `dnsnet` whose upstream is the fake one.

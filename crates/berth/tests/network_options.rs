@@ -93,21 +93,7 @@ fn embedded_dns_resolves_names_and_aliases_and_forwards_the_rest() {
         "dnsnet",
     ])
     .ok();
-    e.docker(&[
-        "run",
-        "-d",
-        "--name",
-        "srv",
-        "--network",
-        "dnsnet",
-        "--network-alias",
-        "api",
-        "busybox",
-        "sleep",
-        "300",
-    ])
-    .ok();
-    let ip = e.inspect("srv", "{{.NetworkSettings.Networks.dnsnet.IPAddress}}");
+    let ip = start_dns_server(&e);
     let short = e.inspect("srv", "{{.Config.Hostname}}");
     let upstream = fake_upstream();
     let script = format!(

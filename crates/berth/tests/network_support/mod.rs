@@ -146,3 +146,23 @@ pub fn fake_upstream() -> String {
     });
     addr
 }
+
+/// Starts `srv` (alias `api`, `sleep 300`) on the existing network `dnsnet`; returns
+/// its address there.
+pub fn start_dns_server(e: &Env) -> String {
+    e.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "--network",
+        "dnsnet",
+        "--network-alias",
+        "api",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    e.inspect("srv", "{{.NetworkSettings.Networks.dnsnet.IPAddress}}")
+}
